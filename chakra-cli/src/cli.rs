@@ -82,8 +82,81 @@ pub enum Migrate {
     Sql(SqlArgs),
     /// Check the migration files, chakra.sum, the snapshot and the database history
     Verify(VerifyArgs),
+    /// Report operations that lose data, lock tables or break running code, per database
+    Lint(LintArgs),
     /// Join two latest migrations of an app (after merging branches) with a merge migration
     Merge(MergeArgs),
+    /// Squash a range of an app's migrations into one optimized migration that replaces them
+    #[command(override_usage = "chakra migrate squash [OPTIONS] <APP> [FROM] <TO>")]
+    Squash(SquashArgs),
+    /// Record by hand that a migration is applied or rolled back, in the audit log
+    Repair(RepairArgs),
+    /// The audit log: what was applied, rolled back or repaired, when and by whom
+    History(HistoryArgs),
+    /// Compare the database with the schema its applied migrations should have produced
+    Drift,
+}
+
+/// `migrate repair`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mark").required(true).args(["mark_applied", "mark_rolled_back"])))]
+pub struct RepairArgs {
+    /// The migration (`ID` or `app/ID`)
+    pub id: String,
+    /// It is in place (applied by hand, or finished by hand after a failure): record it with
+    /// its file's checksum, which also re-records the checksum of an edited applied file
+    #[arg(long = "mark-applied")]
+    pub mark_applied: bool,
+    /// It is not in place (undone by hand): remove its history row
+    #[arg(long = "mark-rolled-back")]
+    pub mark_rolled_back: bool,
+    /// Why, recorded in the audit log
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+/// `migrate history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only entries of this app
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Only entries of this migration (`ID` or `app/ID`)
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Only the newest N entries
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// `migrate squash`.
+#[derive(Debug, Args)]
+pub struct SquashArgs {
+    /// The app whose migrations to squash (`default` for models without `app = ...`)
+    pub app: String,
+    /// `[FROM] TO`: the first (default: the app's first migration) and the last migration to
+    /// squash, each an id or a unique prefix of one (`0004`)
+    #[arg(value_name = "MIGRATION", num_args = 1..=2, required = true)]
+    pub range: Vec<String>,
+    /// Name of the squashed migration (the part after the number) [default: squashed_<last number>_<last name>]
+    #[arg(long, value_parser = migration_name)]
+    pub name: Option<String>,
+    /// Print the squashed migration; write nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+}
+
+/// A migration name: lowercase letters, digits and `_` (a usage error otherwise).
+fn migration_name(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.len() <= 100
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        Ok(s.to_owned())
+    } else {
+        Err("use lowercase letters, digits and `_` (for example `squashed_initial`)".to_owned())
+    }
 }
 
 /// `migrate merge`.
@@ -95,6 +168,16 @@ pub struct MergeArgs {
     /// Print what would be written; write nothing
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+}
+
+/// `migrate lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// The migration (`ID` or `app/ID`) [default: those not applied to the configured database, else all]
+    pub id: Option<String>,
+    /// The database to lint for; repeat for several [default: the configured database, else all three]
+    #[arg(long, value_parser = ["postgres", "mysql", "sqlite"])]
+    pub dialect: Vec<String>,
 }
 
 /// `migrate verify`.

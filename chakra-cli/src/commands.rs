@@ -42,7 +42,12 @@ pub(crate) fn dispatch(mode: Mode, cli: &Cli, out: &Output) -> Result<ExitCode> 
                 Migrate::Status => block_on(status(&cfg, out)),
                 Migrate::Sql(args) => sql(&cfg, args, out),
                 Migrate::Verify(args) => block_on(verify(&cfg, args, out)),
+                Migrate::Lint(args) => block_on(lint(&cfg, args, out)),
                 Migrate::Merge(args) => merge(&cfg, args, out),
+                Migrate::Squash(args) => squash(&cfg, args, out),
+                Migrate::Repair(args) => block_on(crate::audit::repair(&cfg, args, out)),
+                Migrate::History(args) => block_on(crate::audit::history(&cfg, args, out)),
+                Migrate::Drift => block_on(drift(&cfg, out)),
             }
         }
     }
@@ -266,6 +271,7 @@ fn make(cfg: &Config, args: &MakeArgs, out: &Output, no_input: bool) -> Result<E
 }
 
 fn print_make(cfg: &Config, args: &MakeArgs, outcome: &MakeOutcome, out: &Output) {
+    let lint = lint_made(cfg, outcome, out);
     if outcome.snapshot_created && !args.check && !args.dry_run {
         out.line(&format!(
             "Wrote {} from the migration files (it was missing).",
@@ -303,9 +309,20 @@ fn print_make(cfg: &Config, args: &MakeArgs, outcome: &MakeOutcome, out: &Output
                 &format!("    ! data loss: {}: {why}", op.summary()),
             ));
         }
+        for f in lint.iter().filter(|f| is_made(f, m)) {
+            out.line(&format!(
+                "    lint: {}",
+                out.paint(severity_style(f.severity()), &f.one_line())
+            ));
+        }
         if args.dry_run {
             out.always(&m.migration.to_toml());
         }
+    }
+    if !lint.is_empty() {
+        out.line(
+            "Run `migrate lint ID` for why each lint finding matters and what to do instead (docs/lint.md).",
+        );
     }
     if args.check && !outcome.migrations.is_empty() {
         out.line("Changes detected: run `migrate make` and commit the new migrations.");
@@ -321,6 +338,7 @@ fn print_make(cfg: &Config, args: &MakeArgs, outcome: &MakeOutcome, out: &Output
             "dependencies": m.migration.migration.dependencies,
             "operations": m.migration.operations.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "data_loss": m.data_loss.iter().map(|(_, w)| w.clone()).collect::<Vec<_>>(),
+            "lint": lint.iter().filter(|f| is_made(f, m)).map(chakra::lint::Finding::to_json).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     }));
 }
@@ -353,6 +371,7 @@ fn executor_config(cfg: &Config) -> ExecutorConfig {
     ExecutorConfig {
         table: cfg.table_name.clone(),
         lock_timeout: cfg.lock_timeout,
+        lock_retries: cfg.lock_retries,
     }
 }
 
@@ -366,7 +385,7 @@ fn sqlite_file(url: &str) -> Option<&Path> {
 
 /// Connects for a command. Read-only commands on a SQLite file that does not exist yet use an
 /// empty in-memory database rather than creating the file.
-async fn connect(cfg: &Config, read_only: bool) -> Result<Executor> {
+pub(crate) async fn connect(cfg: &Config, read_only: bool) -> Result<Executor> {
     let mut url = cfg.database_url()?;
     if let Some(file) = sqlite_file(&url).filter(|f| !f.exists()) {
         if read_only {
@@ -384,11 +403,11 @@ async fn connect(cfg: &Config, read_only: bool) -> Result<Executor> {
     Ok(Executor::connect(&url, executor_config(cfg)).await?)
 }
 
-fn graph(cfg: &Config) -> Result<Graph> {
+pub(crate) fn graph(cfg: &Config) -> Result<Graph> {
     Ok(load_graph(&cfg.migrations_path())?)
 }
 
-fn parse_key(reference: &str) -> MigrationKey {
+pub(crate) fn parse_key(reference: &str) -> MigrationKey {
     MigrationKey::parse(reference, DEFAULT_APP)
 }
 
@@ -495,7 +514,19 @@ fn print_dry_run(
                 "-- record {} as applied in {t} (checksum {})",
                 m.key, m.checksum
             )),
-            Direction::Backward => out.always(&format!("DELETE FROM {t} WHERE {row};")),
+            Direction::Backward => {
+                out.always(&format!("DELETE FROM {t} WHERE {row};"));
+                // A squash: the rows of the migrations it replaces go too.
+                for r in &m.replaces {
+                    out.always(&format!(
+                        "DELETE FROM {t} WHERE {} = {} AND {} = {};",
+                        id("app"),
+                        q(&r.app),
+                        id("id"),
+                        q(&r.id)
+                    ));
+                }
+            }
         }
         if !per_operation {
             out.always("COMMIT;");
@@ -528,7 +559,7 @@ fn duration(d: std::time::Duration) -> String {
 }
 
 /// `2026-11-22T01:52:09.362493Z` -> `2026-11-22 01:52:09 UTC`.
-fn readable_time(rfc3339: &str) -> String {
+pub(crate) fn readable_time(rfc3339: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
         .map(|t| {
             t.with_timezone(&chrono::Utc)
@@ -593,6 +624,18 @@ impl<'a> Progress<'a> {
                     duration(elapsed)
                 ));
                 self.done.push(json!({ "app": key.app, "id": key.id, "elapsed_ms": elapsed.as_millis(), "fake": fake }));
+            }
+            Event::Retrying {
+                attempt, of, pause, ..
+            } => {
+                self.open = false;
+                self.out.line(&self.out.paint(
+                    Style::Yellow,
+                    &format!(
+                        "a table is locked by another session (waited `lock_timeout`); retry {attempt} of {of} in {:.1}s",
+                        pause.as_secs_f64()
+                    ),
+                ));
             }
             Event::Skipped { key } => {
                 self.out.line(&format!(
@@ -686,7 +729,31 @@ async fn status(cfg: &Config, out: &Output) -> Result<ExitCode> {
     let mut exec = connect(cfg, true).await?;
     let history = exec.history().await?;
     let problems = file_problems(&graph, &history);
-    let row_of = |k: &MigrationKey| history.iter().find(|r| r.key == *k);
+    // Squashed migrations: the squash, or the migrations it replaces, as this database uses
+    // them (docs/cli.md).
+    let (graph, resolve_error) = match chakra::executor::resolve_history(&graph, &history) {
+        Ok((resolved, _)) => (resolved, None),
+        Err(errors) => (
+            graph,
+            Some(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+        ),
+    };
+    let row_of = |k: &MigrationKey| {
+        history.iter().find(|r| r.key == *k).or_else(|| {
+            // A squash applied as the migrations it replaces: the newest of their rows.
+            if !graph.applied_through_replaced().contains(k) {
+                return None;
+            }
+            let replaced = graph.replaced_closure(k);
+            history.iter().rev().find(|r| replaced.contains(&r.key))
+        })
+    };
     let problem_of = |k: &MigrationKey| {
         problems.iter().find(|p| match p {
             chakra::executor::FileProblem::Missing { key, .. }
@@ -699,7 +766,8 @@ async fn status(cfg: &Config, out: &Output) -> Result<ExitCode> {
         .map(|k| (k.clone(), row_of(k)))
         .collect();
     for r in &history {
-        if graph.get(&r.key).is_none() {
+        // Rows of replaced migrations are shown as their squash.
+        if graph.get(&r.key).is_none() && graph.replaced_by(&r.key).is_none() {
             entries.push((r.key.clone(), Some(r)));
         }
     }
@@ -755,6 +823,25 @@ async fn status(cfg: &Config, out: &Output) -> Result<ExitCode> {
                 line.push_str(&format!("\n      error: {e}"));
             }
         }
+        let through = graph.applied_through_replaced().contains(key);
+        let replaces = graph.replaces(key);
+        if let (Some(first), Some(last)) = (replaces.first(), replaces.last()) {
+            line.push_str(&format!(
+                "\n      {}",
+                out.paint(
+                    Style::Dim,
+                    &format!(
+                        "squash of {} migrations ({first} to {last}){}",
+                        replaces.len(),
+                        if through {
+                            ", recorded as those migrations"
+                        } else {
+                            ""
+                        }
+                    )
+                )
+            ));
+        }
         let problem = problem_of(key);
         if let Some(p) = problem {
             line.push_str(&format!(
@@ -768,12 +855,24 @@ async fn status(cfg: &Config, out: &Output) -> Result<ExitCode> {
             "id": key.id,
             "status": status.to_lowercase(),
             "applied_at": row.map(|r| r.applied_at.clone()),
-            "checksum": row.map(|r| r.checksum.clone()),
+            "checksum": row.filter(|_| !through).map(|r| r.checksum.clone()),
             "execution_time_ms": row.map(|r| r.execution_time_ms),
             "progress": row.map(|r| r.progress),
             "error": row.and_then(|r| r.error.clone()),
             "problem": problem.map(ToString::to_string),
+            "replaces": replaces.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }));
+    }
+    for s in graph.unused_squashes() {
+        let replaces = graph.replaces(s);
+        let done = replaces
+            .iter()
+            .filter(|k| history.iter().any(|r| r.key == **k))
+            .count();
+        out.line(&format!(
+            "  {s} is not used here: this database applied {done} of the {} migrations it replaces, and finishes them instead",
+            replaces.len()
+        ));
     }
     if entries.is_empty() {
         out.line("No migrations yet: run `migrate make`.");
@@ -785,18 +884,20 @@ async fn status(cfg: &Config, out: &Output) -> Result<ExitCode> {
         };
         out.line(&format!("{applied} applied, {pending} pending{unfinished}"));
     }
-    let error = (!problems.is_empty()).then(|| {
-        format!(
-            "{} applied migration file(s) changed since they were applied; restore them from version control \
-             (apply refuses to run until then)",
-            problems.len()
-        )
-    });
+    let error = (!problems.is_empty())
+        .then(|| {
+            format!(
+                "{} applied migration file(s) changed since they were applied; restore them from version control \
+                 (apply refuses to run until then)",
+                problems.len()
+            )
+        })
+        .or(resolve_error);
     if let Some(e) = &error {
         out.error_line(e);
     }
-    out.json(&json!({ "ok": problems.is_empty(), "error": error, "migrations": json_rows }));
-    Ok(if problems.is_empty() {
+    out.json(&json!({ "ok": error.is_none(), "error": error, "migrations": json_rows }));
+    Ok(if error.is_none() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -841,6 +942,104 @@ fn merge(cfg: &Config, args: &MergeArgs, out: &Output) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What to do after squashing, in order.
+fn squash_next_steps(rel_path: &str, squash: &str) -> Vec<String> {
+    vec![
+        format!(
+            "Review and commit {rel_path} with chakra.sum. A new database applies the squash alone; one that applied \
+             every replaced migration counts it as applied and runs nothing; one that applied only some of them \
+             finishes those first."
+        ),
+        format!(
+            "Keep the replaced files until every database has applied `{squash}` or all it replaces (`migrate status` \
+             there shows the squash Applied). Then delete them, run `migrate verify --update-sum`, and commit."
+        ),
+        "Leave `replaces` in the squash for good: it is part of its checksum, and databases that applied the \
+         replaced migrations know the squash only through it."
+            .to_owned(),
+    ]
+}
+
+fn squash(cfg: &Config, args: &crate::cli::SquashArgs, out: &Output) -> Result<ExitCode> {
+    let (from, to) = match args.range.as_slice() {
+        [to] => (None, to.as_str()),
+        [from, to] => (Some(from.as_str()), to.as_str()),
+        _ => unreachable!("clap takes one or two migrations"),
+    };
+    let opts = chakra::squash::SquashOptions {
+        name: args.name.clone(),
+        dry_run: args.dry_run,
+        now: Some(now()?),
+    };
+    let s = chakra::squash::squash(&paths(cfg), &args.app, from, to, &opts)?;
+    let path = rel(cfg, &s.path).into_owned();
+    let key = s.key();
+    let n = s.squashed.len();
+    out.line(&format!(
+        "{} {} {n} migrations of {} into {path}",
+        out.paint(Style::Green, "✓"),
+        if args.dry_run {
+            "Would squash"
+        } else {
+            "Squashed"
+        },
+        out.paint(Style::Bold, &s.app),
+    ));
+    let ids: Vec<&str> = s.squashed.iter().map(|k| k.id.as_str()).collect();
+    out.line(&format!("  replaces {}", ids.join(", ")));
+    out.line(&format!(
+        "  {} operations optimized to {}:",
+        s.operations_before, s.operations_after
+    ));
+    for op in &s.migration.operations {
+        out.line(&format!("    {op}"));
+    }
+    if !s.carried.is_empty() {
+        out.line(&out.paint(
+            Style::Yellow,
+            &format!(
+                "  ! {} RunSQL/RunRust operation(s) carried over:",
+                s.carried.len()
+            ),
+        ));
+        for c in &s.carried {
+            out.line(&format!("    {} (from {})", c.operation, c.migration.id));
+        }
+        out.line(&format!(
+            "    {}",
+            chakra::squash::SquashOutcome::CARRIED_HINT
+        ));
+    }
+    if args.dry_run {
+        out.always(&s.migration.to_toml());
+    }
+    let steps = squash_next_steps(&path, &key.to_string());
+    if !args.dry_run {
+        out.line("Next:");
+        for (i, step) in steps.iter().enumerate() {
+            out.line(&format!("  {}. {step}", i + 1));
+        }
+    }
+    out.json(&json!({
+        "ok": true,
+        "written": s.written,
+        "app": s.app,
+        "id": key.id,
+        "path": path,
+        "replaces": s.migration.migration.replaces,
+        "dependencies": s.migration.migration.dependencies,
+        "operations_before": s.operations_before,
+        "operations_after": s.operations_after,
+        "operations": s.migration.operations.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "carried": s.carried.iter().map(|c| json!({
+            "migration": c.migration.id,
+            "operation": c.operation.to_string(),
+        })).collect::<Vec<_>>(),
+        "next_steps": steps,
+    }));
+    Ok(ExitCode::SUCCESS)
+}
+
 /// One check of `migrate verify`: its name and the problems found.
 struct Check {
     name: String,
@@ -851,12 +1050,16 @@ struct Check {
 async fn verify(cfg: &Config, args: &VerifyArgs, out: &Output) -> Result<ExitCode> {
     let graph = graph(cfg)?;
     let mut checks = vec![Check {
-        name: format!("{} migration files form a valid graph", graph.len()),
+        name: format!(
+            "{} migration files form a valid graph",
+            graph.files().count()
+        ),
         problems: Vec::new(),
         skipped: None,
     }];
     let migrations = cfg.migrations_path();
-    let files = chakra::sum::entries(graph.order().iter().filter_map(|k| graph.get(k)));
+    // Every file, including migrations replaced by a squash.
+    let files = chakra::sum::entries(graph.files());
     if args.update_sum {
         let written = chakra::sum::write(&migrations, &files)?;
         out.line(&format!(
@@ -915,7 +1118,29 @@ async fn verify(cfg: &Config, args: &VerifyArgs, out: &Output) -> Result<ExitCod
             problems: file_problems(&graph, &history)
                 .iter()
                 .map(ToString::to_string)
+                // A squash this database cannot use because the files it needs are gone.
+                .chain(
+                    chakra::executor::resolve_history(&graph, &history)
+                        .err()
+                        .into_iter()
+                        .flatten()
+                        .map(|e| e.to_string()),
+                )
                 .collect(),
+            skipped: None,
+        });
+        let log = exec.log().await?;
+        let report = chakra::executor::verify_history(&history, log.as_deref());
+        checks.push(Check {
+            name: match &report.head {
+                Some(head) => format!(
+                    "the history and its audit log ({} entries, head {}) are untampered",
+                    report.entries,
+                    &head[..12]
+                ),
+                None => "the history and its audit log are untampered".to_owned(),
+            },
+            problems: report.problems.iter().map(ToString::to_string).collect(),
             skipped: None,
         });
     } else {
@@ -942,7 +1167,20 @@ async fn verify(cfg: &Config, args: &VerifyArgs, out: &Output) -> Result<ExitCod
             }
         }
     }
-    if failed {
+    // The audit check is the last one when a database is configured.
+    let audit_failed = cfg.url.is_some() && checks.last().is_some_and(|c| !c.problems.is_empty());
+    let files_failed = checks
+        .iter()
+        .take(checks.len() - usize::from(cfg.url.is_some()))
+        .any(|c| !c.problems.is_empty());
+    if audit_failed {
+        out.error_line(
+            "the database history was changed outside Chakra. See what Chakra recorded with `migrate history`, \
+             check the schema (`migrate drift`), then record what really is in place with `migrate repair ID --mark-applied` \
+             or `--mark-rolled-back`",
+        );
+    }
+    if files_failed {
         out.error_line(
             "verification failed. Restore changed or deleted files from version control; if a change is intended \
              (a migration not yet applied anywhere was edited), record it with `migrate verify --update-sum`",
@@ -967,6 +1205,21 @@ async fn verify(cfg: &Config, args: &VerifyArgs, out: &Output) -> Result<ExitCod
 fn sql(cfg: &Config, args: &SqlArgs, out: &Output) -> Result<ExitCode> {
     let graph = graph(cfg)?;
     let key = parse_key(&args.id);
+    // A migration replaced by a squash: its SQL as a database that runs the originals sees it.
+    let graph = if graph.get(&key).is_none() && graph.file(&key).is_some() {
+        graph.with_originals().map_err(|errors| {
+            anyhow!(
+                "{}",
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        })?
+    } else {
+        graph
+    };
     if graph.get(&key).is_none() {
         bail!("no migration `{key}`; `migrate status` lists them");
     }
@@ -1023,6 +1276,275 @@ fn sql(cfg: &Config, args: &SqlArgs, out: &Output) -> Result<ExitCode> {
         "statements": m.steps.iter().flat_map(|s| s.statements.clone()).collect::<Vec<_>>(),
     }));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The databases to lint for: those given with `--dialect`, else the configured database's,
+/// else all three.
+fn lint_dialects(cfg: &Config, given: &[String]) -> Result<Vec<DialectKind>> {
+    use chakra::lint::ALL_DIALECTS;
+    let mut chosen = Vec::new();
+    for name in given {
+        chosen.push(name.parse::<DialectKind>().map_err(|e| anyhow!(e))?);
+    }
+    if chosen.is_empty()
+        && let Some(d) = cfg.url.as_ref().and_then(|(url, _)| {
+            url.split_once(':')
+                .and_then(|(scheme, _)| scheme.parse::<DialectKind>().ok())
+        })
+    {
+        chosen.push(d);
+    }
+    if chosen.is_empty() {
+        return Ok(ALL_DIALECTS.to_vec());
+    }
+    Ok(ALL_DIALECTS
+        .into_iter()
+        .filter(|d| chosen.contains(d))
+        .collect())
+}
+
+fn severity_style(severity: chakra::lint::Severity) -> Style {
+    match severity {
+        chakra::lint::Severity::Error => Style::Red,
+        chakra::lint::Severity::Warning => Style::Yellow,
+        chakra::lint::Severity::Notice => Style::Dim,
+    }
+}
+
+/// Whether `finding` is about the migration `m` that make wrote.
+fn is_made(finding: &chakra::lint::Finding, m: &chakra::make::MadeMigration) -> bool {
+    finding.migration.app == m.migration.migration.app
+        && finding.migration.id == m.migration.migration.id
+}
+
+/// The lint findings of the migrations `make` wrote (or would write). Linting is advice: a
+/// problem doing it is a warning, never a failure of `make`.
+fn lint_made(cfg: &Config, outcome: &MakeOutcome, out: &Output) -> Vec<chakra::lint::Finding> {
+    if outcome.migrations.is_empty() {
+        return Vec::new();
+    }
+    let dialects = lint_dialects(cfg, &[]).unwrap_or_else(|_| chakra::lint::ALL_DIALECTS.to_vec());
+    let new: Vec<chakra::format::Migration> = outcome
+        .migrations
+        .iter()
+        .map(|m| m.migration.clone())
+        .collect();
+    let linted = chakra::project::load_migrations(&cfg.migrations_path())
+        .map_err(anyhow::Error::from)
+        .and_then(|existing| {
+            Ok(chakra::lint::lint_new_migrations(
+                existing, &new, &dialects,
+            )?)
+        });
+    linted.unwrap_or_else(|e| {
+        out.warn(&format!("cannot lint the new migrations: {e}"));
+        Vec::new()
+    })
+}
+
+/// What `migrate lint` without an ID covers, and the graph to lint it in: the migrations not
+/// applied to the configured database (squashes resolved against its history, as `apply`
+/// does), or every migration when none is configured or its history cannot be read.
+async fn lint_scope(
+    cfg: &Config,
+    graph: Graph,
+    out: &Output,
+) -> (Graph, Vec<MigrationKey>, String) {
+    const UNREAD: &str = "every migration: the database history could not be read";
+    let all = graph.order().to_vec();
+    if cfg.url.is_none() {
+        return (
+            graph,
+            all,
+            "every migration: no database configured".to_owned(),
+        );
+    }
+    let read = async {
+        let mut exec = connect(cfg, true).await?;
+        Ok::<_, anyhow::Error>(exec.history().await?)
+    };
+    let history = match tokio::time::timeout(std::time::Duration::from_secs(10), read).await {
+        Ok(Ok(history)) => history,
+        Ok(Err(e)) => {
+            out.warn(&format!(
+                "cannot read the database history ({e}); linting every migration"
+            ));
+            return (graph, all, UNREAD.to_owned());
+        }
+        Err(_) => {
+            out.warn("the database did not answer within 10s; linting every migration");
+            return (graph, all, UNREAD.to_owned());
+        }
+    };
+    match chakra::executor::resolve_history(&graph, &history) {
+        Ok((resolved, applied)) => {
+            let pending = resolved
+                .order()
+                .iter()
+                .filter(|k| !applied.contains(*k))
+                .cloned()
+                .collect();
+            (resolved, pending, "not applied to the database".to_owned())
+        }
+        Err(errors) => {
+            out.warn(&format!(
+                "the database history does not fit the migration files ({}); linting every migration",
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+            (graph, all, UNREAD.to_owned())
+        }
+    }
+}
+
+async fn lint(cfg: &Config, args: &crate::cli::LintArgs, out: &Output) -> Result<ExitCode> {
+    use chakra::lint::{Severity, count_line, lint_migrations, render_text};
+    let graph = graph(cfg)?;
+    let dialects = lint_dialects(cfg, &args.dialect)?;
+    let (graph, keys, scope) = match &args.id {
+        Some(id) => {
+            let key = parse_key(id);
+            // A migration replaced by a squash: linted as a database running the originals.
+            let graph = match graph.get(&key) {
+                Some(_) => graph,
+                None => graph
+                    .with_originals()
+                    .ok()
+                    .filter(|g| g.get(&key).is_some())
+                    .ok_or_else(|| anyhow!("no migration `{key}`; `migrate status` lists them"))?,
+            };
+            (graph, vec![key], String::new())
+        }
+        None => lint_scope(cfg, graph, out).await,
+    };
+    let findings = lint_migrations(&graph, &keys, &dialects)?;
+    let names: Vec<&str> = dialects.iter().map(|d| d.name()).collect();
+    let n = keys.len();
+    if n == 0 {
+        out.line(if graph.is_empty() {
+            "No migrations to lint."
+        } else {
+            "No migrations to lint: every migration is applied to the database."
+        });
+    } else {
+        let scope = if scope.is_empty() {
+            String::new()
+        } else {
+            format!(" ({scope})")
+        };
+        out.line(&format!(
+            "Linting {n} migration{}{scope} for {}",
+            if n == 1 { "" } else { "s" },
+            names.join(", ")
+        ));
+    }
+    let text = render_text(&findings, &|s, label| out.paint(severity_style(s), label));
+    for line in text.lines() {
+        out.always(line);
+    }
+    let count = |s: Severity| findings.iter().filter(|f| f.severity() == s).count();
+    let errors = count(Severity::Error);
+    if n > 0 {
+        out.line(&if findings.is_empty() {
+            format!("{} No findings", out.paint(Style::Green, "✓"))
+        } else if errors > 0 {
+            format!("{} {}", out.paint(Style::Red, "✗"), count_line(&findings))
+        } else {
+            format!(
+                "{} {}",
+                out.paint(Style::Yellow, "!"),
+                count_line(&findings)
+            )
+        });
+    }
+    out.json(&json!({
+        "ok": errors == 0,
+        "dialects": names,
+        "migrations": keys.iter().map(|k| json!({ "app": k.app, "id": k.id })).collect::<Vec<_>>(),
+        "findings": findings.iter().map(chakra::lint::Finding::to_json).collect::<Vec<_>>(),
+        "counts": {
+            "error": errors,
+            "warning": count(Severity::Warning),
+            "notice": count(Severity::Notice),
+        },
+    }));
+    Ok(if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `migrate drift`: the live schema against the schema of the applied migrations.
+async fn drift(cfg: &Config, out: &Output) -> Result<ExitCode> {
+    use chakra::drift::Change;
+
+    let graph = graph(cfg)?;
+    let mut exec = connect(cfg, true).await?;
+    let report = chakra::drift::check(&mut exec, &graph, &cfg.table_name).await?;
+    let n = report.applied;
+    let migrations = if n == 1 { "migration" } else { "migrations" };
+    for key in &report.edited {
+        out.warn(&format!(
+            "applied migration `{key}` was edited since it was applied; the database is compared with the file as it is now"
+        ));
+    }
+    for key in &report.partial {
+        out.warn(&format!(
+            "migration `{key}` is applied part-way; the database is compared with the operations it completed"
+        ));
+    }
+    let drifted = !report.differences.is_empty();
+    if drifted {
+        let mut table: Option<&str> = None;
+        for d in &report.differences {
+            if table != Some(d.table.as_str()) {
+                out.line(&out.paint(Style::Bold, &d.table));
+                table = Some(&d.table);
+            }
+            let style = match d.change {
+                Change::Missing => Style::Red,
+                Change::Extra | Change::Changed => Style::Yellow,
+            };
+            out.line(&format!("  {}", out.paint(style, &d.describe())));
+        }
+    } else {
+        out.line(&format!(
+            "{} No drift: the database matches the {n} applied {migrations}",
+            out.paint(Style::Green, "✓")
+        ));
+    }
+    if report.pending > 0 {
+        out.line(&format!(
+            "{} pending migration(s) not compared (`migrate apply` applies them)",
+            report.pending
+        ));
+    }
+    if drifted {
+        let count = report.differences.len();
+        out.error_line(&format!(
+            "the database differs from the schema of its {n} applied {migrations} ({count} difference{}). \
+             Make a migration for a change that should stay (`migrate make`), or undo the change made by hand",
+            if count == 1 { "" } else { "s" }
+        ));
+    }
+    let keys = |keys: &[MigrationKey]| keys.iter().map(ToString::to_string).collect::<Vec<_>>();
+    out.json(&json!({
+        "ok": !drifted,
+        "applied": n,
+        "pending": report.pending,
+        "partial": keys(&report.partial),
+        "edited": keys(&report.edited),
+        "differences": report.differences,
+    }));
+    Ok(if drifted {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 #[cfg(test)]

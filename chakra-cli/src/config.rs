@@ -40,6 +40,7 @@ struct RawMigrations {
     directory: Option<String>,
     table_name: Option<String>,
     lock_timeout: Option<String>,
+    lock_retries: Option<u32>,
     protected: Option<bool>,
 }
 
@@ -75,6 +76,8 @@ pub struct Config {
     pub table_name: String,
     /// How long to wait for another migrator.
     pub lock_timeout: Duration,
+    /// `[migrations] lock_retries`: how often DDL that timed out on a table lock is retried.
+    pub lock_retries: u32,
     /// Refuse data-dropping operations without `--allow-data-loss`.
     pub protected: bool,
 }
@@ -155,6 +158,10 @@ impl Config {
                 .table_name
                 .unwrap_or_else(|| chakra::executor::DEFAULT_TABLE.to_owned()),
             lock_timeout,
+            lock_retries: raw
+                .migrations
+                .lock_retries
+                .unwrap_or(chakra::executor::DEFAULT_LOCK_RETRIES),
             protected: raw.migrations.protected.unwrap_or(false),
         })
     }

@@ -6,6 +6,7 @@
 //! sql) from the migration files alone, and hands `migrate make` to the project's manage
 //! binary named in `chakra.toml`.
 
+mod audit;
 pub mod cli;
 mod commands;
 pub mod config;

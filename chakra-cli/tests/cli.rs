@@ -18,7 +18,13 @@ const INITIAL: &str = "migrations/0001_initial.toml";
 const ADD_STATUS: &str = "migrations/0002_add_post_status.toml";
 
 /// `.tables` with the blog migrations applied.
-const ALL_TABLES: [&str; 4] = ["_chakra_migrations", "comments", "posts", "users"];
+const ALL_TABLES: [&str; 5] = [
+    "_chakra_migrations",
+    "_chakra_migrations_log",
+    "comments",
+    "posts",
+    "users",
+];
 const APPLIED_BOTH: &str = "\
 → 0001_initial... done (…)
 → 0002_add_post_status... done (…)
@@ -463,7 +469,7 @@ fn rollback_undoes_the_newest_keeping_rows_and_to_zero_undoes_everything() {
          ← 0001_initial... done (…)\n\
          ✓ Rolled back 1 migration\n"
     );
-    assert_eq!(p.tables(), ["_chakra_migrations"]);
+    assert_eq!(p.tables(), ["_chakra_migrations", "_chakra_migrations_log"]);
     assert_eq!(p.sqlite("SELECT count(*) FROM _chakra_migrations"), "0\n");
     assert_eq!(
         p.run(&["migrate", "rollback"]).ok().stdout,
@@ -512,7 +518,7 @@ fn apply_fake_records_without_creating_tables() {
         run.out(),
         "→ 0001_initial... faked (…)\n→ 0002_add_post_status... faked (…)\n✓ Faked 2 migrations\n"
     );
-    assert_eq!(p.tables(), ["_chakra_migrations"]);
+    assert_eq!(p.tables(), ["_chakra_migrations", "_chakra_migrations_log"]);
     assert_eq!(
         p.sqlite("SELECT id, status FROM _chakra_migrations ORDER BY seq"),
         "0001_initial|applied\n0002_add_post_status|applied\n"
@@ -1415,12 +1421,18 @@ fn verify_passes_on_untouched_files_and_names_what_changed_behind_its_back() {
     let p = verified_project();
     p.run(&["migrate", "apply"]).ok();
     let out = p.run(&["migrate", "verify"]).ok().out();
+    let (files, audit) = out.rsplit_once("✓ the history").expect("an audit check");
     assert_eq!(
-        out,
+        files,
         "✓ 2 migration files form a valid graph\n\
          ✓ chakra.sum lists every migration file with its checksum\n\
          ✓ .chakra/snapshot.toml matches the migration files\n\
          ✓ the database history (2 migrations) matches the files\n"
+    );
+    assert!(
+        audit.starts_with(" and its audit log (2 entries, head ")
+            && audit.ends_with(") are untampered\n"),
+        "{audit}"
     );
 
     p.edit(ADD_STATUS, "max_length = 20", "max_length = 25");
@@ -1466,7 +1478,7 @@ fn verify_json_lists_every_check() {
         .json();
     assert_eq!(doc["ok"], true);
     let checks = doc["checks"].as_array().expect("checks");
-    assert_eq!(checks.len(), 4);
+    assert_eq!(checks.len(), 5);
     assert!(checks.iter().all(|c| c["ok"] == true), "{doc}");
 }
 
@@ -1495,4 +1507,240 @@ fn two_latest_migrations_are_refused_until_merged() {
         p.run(&["migrate", "merge"]).ok().out(),
         "Nothing to merge: every app has one latest migration.\n"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// migrate drift
+
+#[test]
+fn drift_is_clean_after_apply_and_names_changes_made_by_hand() {
+    let p = Project::with_sqlite();
+    p.run(&["migrate", "apply", "-q", "0001_initial"]).ok();
+    assert_eq!(
+        p.run(&["migrate", "drift"]).ok().stdout,
+        "✓ No drift: the database matches the 1 applied migration\n\
+         1 pending migration(s) not compared (`migrate apply` applies them)\n"
+    );
+    p.run(&["migrate", "apply", "-q"]).ok();
+    assert_eq!(
+        p.run(&["migrate", "drift"]).ok().stdout,
+        "✓ No drift: the database matches the 2 applied migrations\n"
+    );
+    let doc = p.run(&["--format", "json", "migrate", "drift"]).ok().json();
+    assert_eq!(
+        doc,
+        serde_json::json!({
+            "ok": true, "applied": 2, "pending": 0, "partial": [], "edited": [], "differences": []
+        })
+    );
+
+    p.sqlite(
+        "CREATE TABLE audit (id INTEGER); ALTER TABLE posts ADD COLUMN notes TEXT; DROP INDEX posts_slug_idx",
+    );
+    let run = p.run(&["migrate", "drift"]).code(1);
+    assert_eq!(
+        run.stdout,
+        "audit\n  + table (no applied migration creates it)\n\
+         posts\n  + column notes TEXT NULL\n  - index posts_slug_idx (slug)\n"
+    );
+    assert!(
+        run.stderr.starts_with(
+            "error: the database differs from the schema of its 2 applied migrations (3 differences)"
+        ),
+        "{}",
+        run.stderr
+    );
+    let run = p.run(&["--format", "json", "migrate", "drift"]).code(1);
+    let doc = run.json();
+    assert_eq!(doc["ok"], false);
+    assert_eq!(
+        doc["differences"],
+        serde_json::json!([
+            {"table": "audit", "change": "extra", "object": "table", "name": null, "aspect": null,
+             "expected": null, "found": "(id)"},
+            {"table": "posts", "change": "extra", "object": "column", "name": "notes", "aspect": null,
+             "expected": null, "found": "TEXT NULL"},
+            {"table": "posts", "change": "missing", "object": "index", "name": "posts_slug_idx",
+             "aspect": null, "expected": "(slug)", "found": null},
+        ])
+    );
+}
+
+#[test]
+fn drift_reports_a_changed_column_and_needs_a_database() {
+    let p = Project::with_sqlite();
+    p.run(&["migrate", "apply", "-q"]).ok();
+    // A hand-made table rebuild: `views` becomes BIGINT and nullable.
+    let create = p.sqlite("SELECT sql FROM sqlite_master WHERE name = 'posts'");
+    let rebuilt = create
+        .trim()
+        .replacen("CREATE TABLE \"posts\"", "CREATE TABLE \"posts_new\"", 1)
+        .replacen(
+            "\"views\" INTEGER NOT NULL DEFAULT 0",
+            "\"views\" BIGINT DEFAULT 0",
+            1,
+        );
+    assert!(rebuilt.contains("\"views\" BIGINT DEFAULT 0"), "{create}");
+    p.sqlite(&format!(
+        "PRAGMA foreign_keys = OFF; {rebuilt}; INSERT INTO posts_new SELECT * FROM posts; DROP TABLE posts; \
+         ALTER TABLE posts_new RENAME TO posts; CREATE INDEX posts_author_created ON posts (author_id, created_at); \
+         CREATE INDEX posts_slug_idx ON posts (slug)"
+    ));
+    assert_eq!(
+        p.run(&["migrate", "drift"]).code(1).stdout,
+        "posts\n  ~ column views: type expected INTEGER, found BIGINT\n  \
+         ~ column views: nullability expected NOT NULL, found NULL\n"
+    );
+
+    let no_db = Project::new();
+    assert_eq!(no_db.run(&["migrate", "drift"]).fails(), NO_DATABASE);
+}
+
+// ---------------------------------------------------------------------------------------------
+// migrate squash
+
+const SQUASHED: &str = "0001_squashed_0002_add_post_status";
+
+#[test]
+fn squash_writes_one_migration_that_old_and_new_databases_both_accept() {
+    let p = verified_project();
+    // An old database: the migrations the squash will replace are applied.
+    p.run(&["migrate", "apply", "-q"]).ok();
+    let out = p.run(&["migrate", "squash", "default", "0002"]).ok().out();
+    assert!(
+        out.starts_with(&format!(
+            "✓ Squashed 2 migrations of default into migrations/{SQUASHED}.toml\n  \
+             replaces 0001_initial, 0002_add_post_status\n  \
+             6 operations optimized to 5:\n    + CreateModel User (users)\n"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("Next:\n  1. Review and commit"), "{out}");
+    assert!(out.contains("Leave `replaces` in the squash"), "{out}");
+    let squash = p.read(&format!("migrations/{SQUASHED}.toml"));
+    assert!(
+        squash.contains("replaces = [\n    \"0001_initial\",\n    \"0002_add_post_status\",\n]"),
+        "{squash}"
+    );
+
+    // The old database counts the squash as applied and runs nothing.
+    assert_eq!(
+        p.run(&["migrate", "apply"]).ok().stdout,
+        "No migrations to apply.\n"
+    );
+    assert_eq!(
+        p.run(&["migrate", "status"]).ok().out(),
+        format!(
+            "  Applied   {SQUASHED}  <time> (…)\n      \
+             squash of 2 migrations (0001_initial to 0002_add_post_status), recorded as those migrations\n\
+             1 applied, 0 pending\n"
+        )
+    );
+    p.run(&["migrate", "verify"]).ok();
+
+    // A new database applies the squash alone.
+    assert_eq!(
+        p.run_env("sqlite://fresh.db", &["migrate", "apply"])
+            .ok()
+            .out(),
+        format!("→ {SQUASHED}... done (…)\n✓ Applied 1 migration\n")
+    );
+
+    // Once every database is there, the replaced files go; both databases keep working.
+    fs::remove_file(p.path(INITIAL)).expect("rm");
+    fs::remove_file(p.path(ADD_STATUS)).expect("rm");
+    p.run(&["migrate", "verify", "--update-sum"]).ok();
+    for url in ["sqlite://db.sqlite3", "sqlite://fresh.db"] {
+        assert_eq!(
+            p.run_env(url, &["migrate", "apply"]).ok().stdout,
+            "No migrations to apply.\n"
+        );
+        let doc = p
+            .run_env(url, &["--format", "json", "migrate", "status"])
+            .ok()
+            .json();
+        assert_eq!(ids(&doc["migrations"]), [SQUASHED], "{doc}");
+        assert_eq!(doc["migrations"][0]["status"], "applied");
+        assert_eq!(
+            doc["migrations"][0]["replaces"],
+            serde_json::json!(["0001_initial", "0002_add_post_status"])
+        );
+    }
+    // Rolling the old database back past the squash removes the replaced migrations' rows.
+    p.run(&["migrate", "rollback", "-q"]).ok();
+    assert_eq!(p.sqlite("SELECT count(*) FROM _chakra_migrations"), "0\n");
+}
+
+#[test]
+fn squash_json_dry_run_and_errors() {
+    let p = verified_project();
+    let doc = p
+        .run(&[
+            "--format",
+            "json",
+            "migrate",
+            "squash",
+            "default",
+            "0001_initial",
+            "0002_add_post_status",
+            "--dry-run",
+        ])
+        .ok()
+        .json();
+    assert_eq!(doc["ok"], true);
+    assert_eq!(doc["written"], false);
+    assert_eq!(doc["id"], SQUASHED);
+    assert_eq!(doc["path"], format!("migrations/{SQUASHED}.toml"));
+    assert_eq!(
+        doc["replaces"],
+        serde_json::json!(["0001_initial", "0002_add_post_status"])
+    );
+    assert_eq!(doc["operations_before"], 6);
+    assert_eq!(doc["operations_after"], 5);
+    assert_eq!(doc["carried"], serde_json::json!([]));
+    assert_eq!(doc["next_steps"].as_array().map(Vec::len), Some(3));
+    assert!(!p.path(&format!("migrations/{SQUASHED}.toml")).exists());
+
+    // A carried RunSQL is reported with the hint.
+    p.add_migration(
+        "0003_fix_status",
+        &["0002_add_post_status"],
+        "[[operations]]\ntype = \"RunSQL\"\nforward = \"UPDATE posts SET status = 'draft'\"\nreverse = \"SELECT 1\"\n",
+    );
+    p.run(&["migrate", "verify", "-q", "--update-sum"]).ok();
+    let out = p
+        .run(&["migrate", "squash", "default", "0003", "--name", "compact"])
+        .ok()
+        .out();
+    assert!(
+        out.contains(
+            "  ! 1 RunSQL/RunRust operation(s) carried over:\n    \
+             ~ RunSQL UPDATE posts SET status = 'draft' (from 0003_fix_status)\n    \
+             RunSQL and RunRust cannot be optimized away"
+        ),
+        "{out}"
+    );
+    assert!(p.path("migrations/0001_compact.toml").exists());
+
+    // Usage errors exit 2; a range that cannot be squashed exits 1 and says why.
+    p.run(&["migrate", "squash", "default", "0003", "--name", "Bad"])
+        .usage_error();
+    p.run(&["migrate", "squash", "default", "0001", "0002", "0003"])
+        .usage_error();
+    let err = p.run(&["migrate", "squash", "default", "0009"]).fails();
+    assert_eq!(
+        err,
+        "error: app `default` has no migration `0009`; `migrate status` lists them\n"
+    );
+    let err = p
+        .run(&["migrate", "squash", "default", "0002", "0003_fix_status"])
+        .fails();
+    assert!(
+        err.contains("is already squashed into `0001_compact`"),
+        "{err}"
+    );
+    let run = p
+        .run(&["--format", "json", "migrate", "squash", "default", "0009"])
+        .code(1);
+    assert_eq!(run.json()["ok"], false);
 }

@@ -1,4 +1,4 @@
-//! Eight `chakra migrate apply` processes started at once against the same database, on every
+//! Sixteen `chakra migrate apply` processes started at once against the same database, on every
 //! engine: every process exits 0 and every migration is recorded exactly once.
 
 use std::path::Path;
@@ -25,10 +25,10 @@ fn blog_project() -> tempfile::TempDir {
 }
 
 matrix_test!(
-    eight_processes_racing_apply_each_apply_every_migration_once,
+    sixteen_processes_racing_apply_each_apply_every_migration_once,
     |db| async move {
         let project = blog_project();
-        let children: Vec<_> = (0..8)
+        let children: Vec<_> = (0..16)
             .map(|_| {
                 Command::new(env!("CARGO_BIN_EXE_chakra"))
                     .args(["--database-url", &db.url, "migrate", "apply"])
@@ -64,5 +64,13 @@ matrix_test!(
             .map(|r| r[0].clone().unwrap_or_default())
             .collect();
         assert_eq!(ids, ["0001_initial", "0002_add_post_status"]);
+        // One audit log entry per migration, and a chain that verifies.
+        let mut exec = db.executor().await;
+        let log = exec.log().await.expect("log").expect("a log");
+        assert_eq!(log.len(), 2, "{log:?}");
+        assert_eq!(
+            exec.verify_history().await.expect("verify").problems,
+            vec![]
+        );
     }
 );

@@ -16,7 +16,9 @@
 //!    disappear or change (before their fields go away),
 //! 3. `CreateModel` for new models, foreign-key targets first; models that reference each
 //!    other in a cycle are created without the cyclic foreign keys, which are added next,
-//! 4. `AddField` for new fields (and the deferred cyclic foreign keys),
+//! 4. `AddField` for new fields, and the deferred cyclic foreign keys: those within an app
+//!    before the others, those to another app after them (see `make`, which cuts an app's
+//!    operations before the first one that waits for another app),
 //! 5. `AlterField` for changed fields,
 //! 6. `RemoveField` for fields that disappear,
 //! 7. `DeleteModel` for removed models, referencing models first,
@@ -271,7 +273,21 @@ pub fn detect_with(
         );
     }
 
-    // 4. AddField
+    // 4. AddField. Deferred keys within one app come first, and those to other apps last: when
+    // `make` must cut an app's operations for a cycle across apps, it cuts before the first
+    // operation that waits for another app, and the keys that need no other app stay in the
+    // first migration with their models.
+    let push_deferred = |push: &mut dyn FnMut(&str, Operation), same_app: bool| {
+        for m in &create_order {
+            for f in &m.fields {
+                let own = f.foreign_key.as_ref().is_some_and(|fk| fk.app == m.app);
+                if own == same_app && deferred.contains(&(key(m), f.name.clone())) {
+                    push(&m.app, Operation::AddField(FieldOperation::new(m, f)));
+                }
+            }
+        }
+    };
+    push_deferred(&mut push, true);
     for (old, new) in &kept {
         for f in &new.fields {
             if old.field(&f.name).is_none() {
@@ -291,13 +307,7 @@ pub fn detect_with(
             }
         }
     }
-    for m in &create_order {
-        for f in &m.fields {
-            if deferred.contains(&(key(m), f.name.clone())) {
-                push(&m.app, Operation::AddField(FieldOperation::new(m, f)));
-            }
-        }
-    }
+    push_deferred(&mut push, false);
 
     // 5. AlterField
     for (old, new) in &kept {

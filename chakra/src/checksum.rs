@@ -1,4 +1,5 @@
-//! Hashing: migration checksums, the history chain, and short stable identifiers.
+//! Hashing: migration checksums and short stable identifiers (the history's hash chain is in
+//! `executor::audit`).
 //!
 //! A migration's checksum is the SHA-256 of its canonical form: the parsed migration written as
 //! compact JSON in the field order of the types in [`crate::format`]. Comments, key order,
@@ -13,7 +14,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -37,16 +38,6 @@ pub fn short_identifier(name: &str, max: usize) -> String {
     format!("{}_{}", &name[..cut], &digest[..8])
 }
 
-/// The next link of the history hash chain: SHA-256 over the previous link and the row.
-pub fn chain_hash(previous: &str, app: &str, id: &str, checksum: &str, applied_at: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [previous, app, id, checksum, applied_at] {
-        h.update(part.as_bytes());
-        h.update([0u8]);
-    }
-    hex(&h.finalize())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,13 +58,5 @@ mod tests {
         assert_eq!(s.len(), 63);
         assert_eq!(s, short_identifier(&long, 63));
         assert_ne!(s, short_identifier(&"a".repeat(81), 63));
-    }
-
-    #[test]
-    fn chain_hash_separates_fields() {
-        assert_ne!(
-            chain_hash("", "ab", "c", "x", "t"),
-            chain_hash("", "a", "bc", "x", "t")
-        );
     }
 }

@@ -13,10 +13,13 @@ pub mod checksum;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub mod data;
 pub mod dialect;
+pub mod drift;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub mod executor;
 pub mod format;
 pub mod graph;
+pub mod introspect;
+pub mod lint;
 pub mod make;
 pub mod model;
 pub mod naming;
@@ -25,6 +28,7 @@ pub mod optimizer;
 pub mod plan;
 pub mod project;
 pub mod snapshot;
+pub mod squash;
 pub mod state;
 pub mod sum;
 

@@ -1,9 +1,9 @@
 //! `migrate make`: compare the models with the migrations and write new migration files.
 //!
 //! Synchronous and database-free. Steps: load and check the migration files, replay them,
-//! check the committed snapshot against the replay, detect changes against the models and
-//! optimize them, build one migration per app with changes, and (unless checking) write them
-//! and the new snapshot.
+//! check the committed snapshot against the replay, detect changes against the models, build
+//! one migration per app with changes (more when foreign keys form a cycle across apps: see
+//! `split_by_app`), optimize each, and (unless checking) write them and the new snapshot.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -178,8 +178,8 @@ pub fn make_with(
     }
     // The sum file must list exactly the files there are: a difference means a migration was
     // added, removed or edited behind make's back, which a reviewer should see first.
-    let current: Vec<&LoadedMigration> =
-        graph.order().iter().filter_map(|k| graph.get(k)).collect();
+    // Every file, replaced ones included.
+    let current: Vec<&LoadedMigration> = graph.files().collect();
     let sum_problems: Vec<SumProblem> = sum::check(&paths.migrations, &sum::entries(current))
         .into_iter()
         .filter(|p| *p != SumProblem::Missing)
@@ -200,66 +200,89 @@ pub fn make_with(
     } else {
         detect_with(&replayed, models, hints, questioner)?
     };
-    for (app, ops) in &mut changes.apps {
-        *ops = optimize(app, std::mem::take(ops));
-    }
     if let Some(app) = &opts.app {
         changes.apps.retain(|a, _| a == app);
     }
-    changes.apps.retain(|_, ops| !ops.is_empty() || opts.empty);
-    if opts.name.is_some() && changes.apps.len() > 1 {
+    let needs = cross_app_needs(&changes, &replayed);
+    // Cut each app's operations where they wait for another app's (a cycle of foreign keys
+    // across apps), then optimize each piece on its own, so that no optimization moves an
+    // operation across a cut (a deferred AddField back into its CreateModel).
+    let pieces: Vec<Piece> = if opts.empty {
+        changes
+            .apps
+            .iter()
+            .map(|(app, ops)| Piece {
+                app: app.clone(),
+                range: 0..ops.len(),
+                ops: Vec::new(),
+            })
+            .collect()
+    } else {
+        split_by_app(&changes, &needs)
+            .into_iter()
+            .filter_map(|mut p| {
+                p.ops = optimize(&p.app, changes.apps[&p.app][p.range.clone()].to_vec());
+                (!p.ops.is_empty()).then_some(p)
+            })
+            .collect()
+    };
+    let apps: BTreeSet<&str> = pieces.iter().map(|p| p.app.as_str()).collect();
+    if opts.name.is_some() && apps.len() > 1 {
         return Err(MakeError::Usage(format!(
             "`--name` gives one name but {} apps have changes ({}); add `--app APP`",
-            changes.apps.len(),
-            changes.apps.keys().cloned().collect::<Vec<_>>().join(", ")
+            apps.len(),
+            apps.iter().copied().collect::<Vec<_>>().join(", ")
         )));
     }
     if let Some(name) = &opts.name {
         validate_name(name)?;
     }
 
-    let leaves = graph.leaves();
-    let new_keys: BTreeMap<String, MigrationKey> = changes
-        .apps
-        .iter()
-        .map(|(app, ops)| {
-            let number = leaves
-                .get(app)
-                .and_then(|k| parse_id(&k.id))
-                .map_or(1, |(n, _)| n + 1);
-            let name = match &opts.name {
-                Some(n) => n.clone(),
-                None if number == 1 => "initial".to_owned(),
-                None => derive_name(ops),
-            };
-            (
-                app.clone(),
-                MigrationKey::new(app, format!("{number:04}_{name}")),
-            )
-        })
-        .collect();
-
     let created_at = opts
         .now
         .unwrap_or_else(Utc::now)
         .to_rfc3339_opts(SecondsFormat::Secs, true);
+    let referrers = referrers(&graph);
+    // The latest migration of each app: its leaf, then each piece as it is numbered.
+    let mut latest = graph.leaves();
     let mut made = Vec::new();
     let mut state = replayed.clone();
-    for (app, ops) in &changes.apps {
-        let key = &new_keys[app];
+    for Piece { app, range, ops } in &pieces {
+        // After the highest number the latest covers (a squash covers what it replaces).
+        let number = latest.get(app).map_or(1, |k| graph.last_number(k) + 1);
+        let name = match &opts.name {
+            Some(n) => n.clone(),
+            None if number == 1 => "initial".to_owned(),
+            None => derive_name(ops),
+        };
+        let key = MigrationKey::new(app, format!("{number:04}_{name}"));
+        // The previous migration of the app, and the latest migration of every app this piece
+        // references or waits for: pieces come in an order where those are already made.
         let mut deps = BTreeSet::new();
-        if let Some(prev) = leaves.get(app) {
-            deps.insert(prev.clone());
-        }
-        for dep_app in referenced_apps(app, ops) {
-            if let Some(k) = new_keys.get(&dep_app).or_else(|| leaves.get(&dep_app)) {
-                deps.insert(k.clone());
-            }
-        }
-        // A model deleted here may still be referenced by fields that other apps' new
-        // migrations remove or alter: those must run first.
-        for other in apps_releasing_references(app, ops, &changes, &replayed) {
-            if let Some(k) = new_keys.get(&other) {
+        let raw = &changes.apps[app][range.clone()];
+        let waited = needs
+            .get(app.as_str())
+            .map(|n| &n[range.clone()])
+            .unwrap_or_default()
+            .iter()
+            .flatten()
+            .map(|(other, _)| (*other).to_owned());
+        // A model deleted here outlives every migration of another app that referenced it:
+        // the one that removed the key may be an existing file nothing here depends on yet.
+        let referenced_before = raw
+            .iter()
+            .filter_map(|op| match op {
+                Operation::DeleteModel(d) => referrers.get(&(app.as_str(), d.model.as_str())),
+                _ => None,
+            })
+            .flatten()
+            .map(|other| (*other).to_owned());
+        for dep_app in std::iter::once(app.clone())
+            .chain(referenced_apps(app, raw))
+            .chain(waited)
+            .chain(referenced_before)
+        {
+            if let Some(k) = latest.get(&dep_app) {
                 deps.insert(k.clone());
             }
         }
@@ -300,15 +323,12 @@ pub fn make_with(
             path,
             data_loss,
         });
+        latest.insert(app.clone(), key);
     }
 
     // Check the result as a whole before writing anything: the new files must form a valid
     // graph whose replay gives the models' state.
-    let mut all: Vec<LoadedMigration> = graph
-        .order()
-        .iter()
-        .filter_map(|k| graph.get(k).cloned())
-        .collect();
+    let mut all: Vec<LoadedMigration> = graph.files().cloned().collect();
     all.extend(
         made.iter()
             .map(|m| LoadedMigration::new(m.migration.clone(), m.path.clone())),
@@ -330,64 +350,239 @@ pub fn make_with(
             let leaves = new_graph.leaves();
             snapshot::write(&paths.snapshot, &new_state, leaves.values())?;
         }
-        let all = new_graph.order().iter().filter_map(|k| new_graph.get(k));
-        outcome.sum_written = sum::write(&paths.migrations, &sum::entries(all))?;
+        outcome.sum_written = sum::write(&paths.migrations, &sum::entries(new_graph.files()))?;
     }
     outcome.migrations = made;
     Ok(outcome)
 }
 
-/// Apps other than `app` whose new operations remove or alter a field that, before them,
-/// referenced a model that `ops` (of `app`) deletes.
-fn apps_releasing_references(
-    app: &str,
-    ops: &[Operation],
-    changes: &Changes,
-    before: &ProjectState,
-) -> BTreeSet<String> {
-    let deleted: BTreeSet<&str> = ops
-        .iter()
-        .filter_map(|op| match op {
-            Operation::DeleteModel(d) => Some(d.model.as_str()),
-            _ => None,
-        })
-        .collect();
-    let mut out = BTreeSet::new();
-    for (other, other_ops) in &changes.apps {
-        if other == app {
-            continue;
-        }
-        for op in other_ops {
-            let (model, field) = match op {
-                Operation::RemoveField(f) => (&f.model, &f.name),
-                Operation::AlterField(f) => (&f.model, &f.name),
-                Operation::DeleteModel(d) => {
-                    // A deleted model of the other app that referenced one deleted here.
-                    let refs = before.model(other, &d.model).is_some_and(|m| {
-                        m.fields.iter().any(|f| {
-                            f.foreign_key.as_ref().is_some_and(|fk| {
-                                fk.app == app && deleted.contains(fk.model.as_str())
-                            })
-                        })
-                    });
-                    if refs {
-                        out.insert(other.clone());
-                    }
-                    continue;
-                }
-                _ => continue,
+/// For each model that a migration file of another app ever referenced, as `(app, model)`,
+/// the apps whose files did.
+fn referrers(graph: &Graph) -> BTreeMap<(&str, &str), BTreeSet<&str>> {
+    let mut out: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
+    for file in graph.files() {
+        let app = file.migration.migration.app.as_str();
+        for op in &file.migration.operations {
+            let keys: Vec<&crate::state::ForeignKey> = match op {
+                Operation::CreateModel(c) => c
+                    .fields
+                    .iter()
+                    .filter_map(|f| f.foreign_key.as_ref())
+                    .collect(),
+                Operation::AddField(f) | Operation::AlterField(f) => f.foreign_key.iter().collect(),
+                _ => Vec::new(),
             };
-            let referenced = before
-                .model(other, model)
-                .and_then(|m| m.field(field))
-                .and_then(|f| f.foreign_key.as_ref())
-                .is_some_and(|fk| fk.app == app && deleted.contains(fk.model.as_str()));
-            if referenced {
-                out.insert(other.clone());
+            for fk in keys.into_iter().filter(|fk| fk.app != app) {
+                out.entry((fk.app.as_str(), fk.model.as_str()))
+                    .or_default()
+                    .insert(app);
             }
         }
     }
     out
+}
+
+/// One migration to write: operations `range` of `app` as detected, and what the optimizer
+/// made of them.
+#[derive(Debug)]
+struct Piece {
+    app: String,
+    range: std::ops::Range<usize>,
+    ops: Vec<Operation>,
+}
+
+/// For each app, and each of its operations, the operations of other apps that must run
+/// first, as `(app, index)`.
+type Needs<'a> = BTreeMap<&'a str, Vec<BTreeSet<(&'a str, usize)>>>;
+
+/// The [`Needs`] of `changes`:
+/// - a foreign key needs the operations that make its target: the model's `CreateModel` or
+///   the `RenameModel` that gives it its name, and any `AddField`, `AlterField` or
+///   `RenameField` of the referenced (primary key) column;
+/// - a `DeleteModel` needs, for every field of another app that referenced the model before
+///   the changes, the first operation that removes, alters or deletes it (after a cut, the
+///   `RemoveField` of the cyclic key rather than the `DeleteModel` of its model).
+fn cross_app_needs<'a>(changes: &'a Changes, before: &ProjectState) -> Needs<'a> {
+    let mut out = BTreeMap::new();
+    for (app, ops) in &changes.apps {
+        let mut per_op = Vec::with_capacity(ops.len());
+        for op in ops {
+            let mut needs = BTreeSet::new();
+            for fk in foreign_keys(op) {
+                if fk.app == *app {
+                    continue;
+                }
+                let Some((other, other_ops)) = changes.apps.get_key_value(&fk.app) else {
+                    continue;
+                };
+                for (j, o) in other_ops.iter().enumerate() {
+                    if makes_target(o, &fk) {
+                        needs.insert((other.as_str(), j));
+                    }
+                }
+            }
+            if let Operation::DeleteModel(d) = op {
+                for (other, other_ops) in changes.apps.iter().filter(|(o, _)| *o != app) {
+                    for m in before.models.values().filter(|m| m.app == *other) {
+                        let referencing = m.fields.iter().filter(|f| {
+                            f.foreign_key
+                                .as_ref()
+                                .is_some_and(|fk| fk.app == *app && fk.model == d.model)
+                        });
+                        for f in referencing {
+                            if let Some(j) = other_ops.iter().position(|o| releases(o, m, f)) {
+                                needs.insert((other.as_str(), j));
+                            }
+                        }
+                    }
+                }
+            }
+            per_op.push(needs);
+        }
+        out.insert(app.as_str(), per_op);
+    }
+    out
+}
+
+/// The foreign keys that an operation creates or changes.
+fn foreign_keys(op: &Operation) -> Vec<crate::state::ForeignKey> {
+    match op {
+        Operation::CreateModel(c) => c
+            .fields
+            .iter()
+            .filter_map(|f| f.foreign_key.clone())
+            .collect(),
+        Operation::AddField(f) | Operation::AlterField(f) => {
+            f.field().foreign_key.into_iter().collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `op` (of the target's app) makes the model or the column a foreign key references.
+fn makes_target(op: &Operation, fk: &crate::state::ForeignKey) -> bool {
+    match op {
+        Operation::CreateModel(c) => c.model == fk.model,
+        Operation::RenameModel(r) => r.new_name == fk.model,
+        Operation::AddField(f) | Operation::AlterField(f) => {
+            let field = f.field();
+            f.model == fk.model && (field.primary_key || field.column() == fk.column)
+        }
+        Operation::RenameField(r) => r.model == fk.model && r.new_name == fk.column,
+        _ => false,
+    }
+}
+
+/// `op` (of `model`'s app) removes or changes field `field` of `model`.
+fn releases(
+    op: &Operation,
+    model: &crate::state::ModelState,
+    field: &crate::state::FieldState,
+) -> bool {
+    match op {
+        Operation::RemoveField(r) => r.model == model.name && r.name == field.name,
+        Operation::AlterField(a) => a.model == model.name && a.name == field.name,
+        Operation::DeleteModel(d) => d.model == model.name,
+        _ => false,
+    }
+}
+
+/// Cuts each app's operations into the migrations to write, in an order where every
+/// migration only needs migrations before it, so their dependencies cannot form a cycle.
+///
+/// Like Django's autodetector: an app whose operations wait for nothing pending in other apps
+/// becomes one migration. First an app waits for every app it references or releases (so
+/// that, without a cycle, each app gets one migration depending on the other apps' new ones);
+/// then only for the operations it needs ([`cross_app_needs`]). When every app still waits
+/// (their foreign keys form a cycle across apps), the first app, by name, whose first
+/// operations can run is cut after them: it gets one migration with what can run now and
+/// another with the rest later. The autodetector orders operations so that this always finds
+/// a cut (it creates models in a cycle without their cyclic keys, which come after every
+/// `CreateModel`). Deterministic: apps are visited by name.
+fn split_by_app(changes: &Changes, needs: &Needs<'_>) -> Vec<Piece> {
+    // How many operations of each app are in pieces already.
+    let mut done: BTreeMap<&str, usize> = changes
+        .apps
+        .iter()
+        .filter(|(_, ops)| !ops.is_empty())
+        .map(|(app, _)| (app.as_str(), 0))
+        .collect();
+    let pending =
+        |done: &BTreeMap<&str, usize>, app: &str, j: usize| done.get(app).is_some_and(|d| j >= *d);
+    // How many operations of `app`, from the first pending one, can run now. With `whole`,
+    // an operation also waits for every app it references or releases.
+    let runnable = |done: &BTreeMap<&str, usize>, app: &str, whole: bool| -> usize {
+        let from = done[app];
+        changes.apps[app][from..]
+            .iter()
+            .zip(&needs[app][from..])
+            .take_while(|(op, need)| {
+                let mut waits = need.iter().any(|(o, j)| pending(done, o, *j));
+                if whole {
+                    let refs = referenced_apps(app, std::slice::from_ref(*op));
+                    waits |= refs
+                        .iter()
+                        .map(String::as_str)
+                        .chain(need.iter().map(|(o, _)| *o))
+                        .any(|o| o != app && done.contains_key(o));
+                }
+                !waits
+            })
+            .count()
+    };
+    let mut pieces = Vec::new();
+    while !done.is_empty() {
+        let mut progress = false;
+        for whole in [true, false] {
+            let apps: Vec<&str> = done.keys().copied().collect();
+            for app in apps {
+                let left = changes.apps[app].len() - done[app];
+                if runnable(&done, app, whole) == left {
+                    take_piece(&mut pieces, &mut done, changes, app, left);
+                    progress = true;
+                }
+            }
+            if progress {
+                break;
+            }
+        }
+        if progress {
+            continue;
+        }
+        let cut = done
+            .keys()
+            .map(|app| (*app, runnable(&done, app, false)))
+            .find(|(_, n)| *n > 0);
+        // No app can start (operations the autodetector does not make): the first app goes
+        // as it is, still depending only on pieces before it, so the graph stays acyclic.
+        let (app, n) = cut.unwrap_or_else(|| {
+            let (app, from) = done.first_key_value().expect("an app is pending");
+            (*app, changes.apps[*app].len() - from)
+        });
+        take_piece(&mut pieces, &mut done, changes, app, n);
+    }
+    pieces
+}
+
+/// Puts the next `n` operations of `app` in a piece, for [`split_by_app`].
+fn take_piece<'a>(
+    pieces: &mut Vec<Piece>,
+    done: &mut BTreeMap<&'a str, usize>,
+    changes: &Changes,
+    app: &'a str,
+    n: usize,
+) {
+    let from = done[app];
+    pieces.push(Piece {
+        app: app.to_owned(),
+        range: from..from + n,
+        ops: Vec::new(),
+    });
+    if from + n == changes.apps[app].len() {
+        done.remove(app);
+    } else {
+        done.insert(app, from + n);
+    }
 }
 
 /// Apps other than `app` whose models the operations reference through foreign keys.
@@ -606,8 +801,7 @@ pub fn merge(
         }
         let number = leaves
             .iter()
-            .filter_map(|l| parse_id(&l.id))
-            .map(|(n, _)| n)
+            .map(|l| graph.last_number(l))
             .max()
             .unwrap_or(0)
             + 1;
@@ -656,11 +850,7 @@ pub fn merge(
         return Err(MakeError::MergeOverlap(overlaps));
     }
     // The merged graph must be valid and replay before anything is written.
-    let mut all: Vec<LoadedMigration> = graph
-        .order()
-        .iter()
-        .filter_map(|k| graph.get(k).cloned())
-        .collect();
+    let mut all: Vec<LoadedMigration> = graph.files().cloned().collect();
     all.extend(
         merges
             .iter()
@@ -675,10 +865,428 @@ pub fn merge(
             write_atomic(&m.path, &m.migration.to_toml())?;
         }
         snapshot::write(&paths.snapshot, &state, merged.leaves().values())?;
-        sum::write(
-            &paths.migrations,
-            &sum::entries(merged.order().iter().filter_map(|k| merged.get(k))),
-        )?;
+        sum::write(&paths.migrations, &sum::entries(merged.files()))?;
     }
     Ok(merges)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Migrations across apps: foreign keys between new models of several apps, with and
+    //! without a cycle, must give an acyclic graph in which every foreign key's target exists
+    //! first.
+
+    use super::*;
+    use crate::state::{FieldState, FieldType, ForeignKey, ModelState, OnAction};
+
+    fn pk() -> FieldState {
+        FieldState {
+            primary_key: true,
+            auto_increment: true,
+            ..FieldState::new("id", FieldType::BigInteger)
+        }
+    }
+
+    /// A nullable BIGINT `name` referencing the `id` of `app.model` (table `table`).
+    fn fk(name: &str, app: &str, model: &str, table: &str) -> FieldState {
+        FieldState {
+            nullable: true,
+            foreign_key: Some(ForeignKey {
+                app: app.into(),
+                model: model.into(),
+                table: table.into(),
+                column: "id".into(),
+                on_delete: OnAction::SetNull,
+                on_update: OnAction::NoAction,
+            }),
+            ..FieldState::new(name, FieldType::BigInteger)
+        }
+    }
+
+    fn model(app: &str, name: &str, table: &str, fields: Vec<FieldState>) -> ModelState {
+        ModelState {
+            app: app.into(),
+            name: name.into(),
+            table: table.into(),
+            fields,
+            indexes: Vec::new(),
+            constraints: Vec::new(),
+        }
+    }
+
+    fn state(models: Vec<ModelState>) -> ProjectState {
+        ProjectState::from_models_list(models).expect("distinct models")
+    }
+
+    fn paths(dir: &tempfile::TempDir) -> Paths {
+        Paths::under(dir.path(), "migrations")
+    }
+
+    /// Runs `make` for `models` in `dir` and returns what it wrote.
+    fn make_in(dir: &tempfile::TempDir, models: Vec<ModelState>) -> Vec<MadeMigration> {
+        let opts = MakeOptions {
+            now: DateTime::from_timestamp(1_795_000_000, 0),
+            ..MakeOptions::default()
+        };
+        let made = make(&paths(dir), &state(models.clone()), &opts)
+            .expect("make")
+            .migrations;
+        // The files replay to the models, and a second run finds nothing to do.
+        let again = make(&paths(dir), &state(models), &opts).expect("make again");
+        assert!(again.migrations.is_empty(), "{:?}", again.migrations);
+        made
+    }
+
+    /// One line per migration (`app/id <- dependencies`), then one per operation; a
+    /// CreateModel lists its fields, a foreign key its target.
+    fn render(made: &[MadeMigration]) -> String {
+        let mut out = String::new();
+        for m in made {
+            let h = &m.migration.migration;
+            out.push_str(&format!(
+                "{}/{} <- [{}]\n",
+                h.app,
+                h.id,
+                h.dependencies.join(", ")
+            ));
+            for op in &m.migration.operations {
+                out.push_str(&format!("  {op}"));
+                let describe = |f: &FieldState| match &f.foreign_key {
+                    Some(fk) => format!("{} -> {}.{}", f.name, fk.app, fk.model),
+                    None => f.name.clone(),
+                };
+                match op {
+                    Operation::CreateModel(c) => out.push_str(&format!(
+                        ": {}",
+                        c.fields.iter().map(describe).collect::<Vec<_>>().join(", ")
+                    )),
+                    Operation::AddField(f) => out.push_str(&format!(": {}", describe(&f.field()))),
+                    _ => {}
+                }
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// The new dependencies of every migration made, as `(app/id, [app/id...])`, with bare
+    /// ids resolved.
+    fn edges(made: &[MadeMigration]) -> Vec<(String, Vec<String>)> {
+        made.iter()
+            .map(|m| {
+                let h = &m.migration.migration;
+                let deps = h
+                    .dependencies
+                    .iter()
+                    .map(|d| {
+                        if d.contains('/') {
+                            d.clone()
+                        } else {
+                            format!("{}/{d}", h.app)
+                        }
+                    })
+                    .collect();
+                (format!("{}/{}", h.app, h.id), deps)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_cycle_across_two_apps_is_split_into_two_migrations_of_one_app() {
+        let models = || {
+            vec![
+                model(
+                    "a",
+                    "A",
+                    "a_table",
+                    vec![pk(), fk("b_id", "b", "B", "b_table")],
+                ),
+                model(
+                    "b",
+                    "B",
+                    "b_table",
+                    vec![pk(), fk("a_id", "a", "A", "a_table")],
+                ),
+            ]
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let made = make_in(&dir, models());
+        assert_eq!(
+            edges(&made),
+            [
+                ("a/0001_initial".to_owned(), vec![]),
+                (
+                    "b/0001_initial".to_owned(),
+                    vec!["a/0001_initial".to_owned()]
+                ),
+                (
+                    "a/0002_add_a_b_id".to_owned(),
+                    vec!["a/0001_initial".to_owned(), "b/0001_initial".to_owned()]
+                ),
+            ]
+        );
+        insta::assert_snapshot!(render(&made));
+
+        // Deterministic: the same models give byte-identical files.
+        let other = tempfile::tempdir().expect("temp dir");
+        let again = make_in(&other, models());
+        for (x, y) in made.iter().zip(&again) {
+            assert_eq!(x.migration.to_toml(), y.migration.to_toml());
+        }
+    }
+
+    #[test]
+    fn a_cycle_across_three_apps_is_cut_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let made = make_in(
+            &dir,
+            vec![
+                model(
+                    "a",
+                    "A",
+                    "a_table",
+                    vec![pk(), fk("b_id", "b", "B", "b_table")],
+                ),
+                model(
+                    "b",
+                    "B",
+                    "b_table",
+                    vec![pk(), fk("c_id", "c", "C", "c_table")],
+                ),
+                model(
+                    "c",
+                    "C",
+                    "c_table",
+                    vec![pk(), fk("a_id", "a", "A", "a_table")],
+                ),
+            ],
+        );
+        assert_eq!(made.len(), 4);
+        insta::assert_snapshot!(render(&made));
+    }
+
+    #[test]
+    fn a_cycle_across_apps_keeps_self_references_inline() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let made = make_in(
+            &dir,
+            vec![
+                model(
+                    "a",
+                    "A",
+                    "a_table",
+                    vec![
+                        pk(),
+                        fk("parent_id", "a", "A", "a_table"),
+                        fk("b_id", "b", "B", "b_table"),
+                    ],
+                ),
+                model(
+                    "b",
+                    "B",
+                    "b_table",
+                    vec![
+                        pk(),
+                        fk("a_id", "a", "A", "a_table"),
+                        fk("next_id", "b", "B", "b_table"),
+                    ],
+                ),
+            ],
+        );
+        insta::assert_snapshot!(render(&made));
+    }
+
+    #[test]
+    fn a_cycle_within_an_app_stays_in_its_first_migration_when_the_app_is_cut() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let made = make_in(
+            &dir,
+            vec![
+                model(
+                    "a",
+                    "A",
+                    "a_table",
+                    vec![pk(), fk("b_id", "b", "B", "b_table")],
+                ),
+                model(
+                    "a",
+                    "P",
+                    "p_table",
+                    vec![pk(), fk("q_id", "a", "Q", "q_table")],
+                ),
+                model(
+                    "a",
+                    "Q",
+                    "q_table",
+                    vec![pk(), fk("p_id", "a", "P", "p_table")],
+                ),
+                model(
+                    "b",
+                    "B",
+                    "b_table",
+                    vec![pk(), fk("a_id", "a", "A", "a_table")],
+                ),
+            ],
+        );
+        insta::assert_snapshot!(render(&made));
+    }
+
+    #[test]
+    fn a_reference_across_apps_without_a_cycle_gives_one_migration_per_app() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let made = make_in(
+            &dir,
+            vec![
+                model(
+                    "a",
+                    "A",
+                    "a_table",
+                    vec![pk(), fk("b_id", "b", "B", "b_table")],
+                ),
+                model("b", "B", "b_table", vec![pk()]),
+            ],
+        );
+        insta::assert_snapshot!(render(&made), @r"
+        b/0001_initial <- []
+          + CreateModel B (b_table): id
+        a/0001_initial <- [b/0001_initial]
+          + CreateModel A (a_table): id, b_id -> b.B
+        ");
+
+        // A new foreign key to an app that has unrelated changes depends on them, as before.
+        let mut b = model("b", "B", "b_table", vec![pk()]);
+        b.fields.push(FieldState {
+            nullable: true,
+            ..FieldState::new("note", FieldType::Text)
+        });
+        let made = make_in(
+            &dir,
+            vec![
+                model(
+                    "a",
+                    "A",
+                    "a_table",
+                    vec![
+                        pk(),
+                        fk("b_id", "b", "B", "b_table"),
+                        fk("b2_id", "b", "B", "b_table"),
+                    ],
+                ),
+                b,
+            ],
+        );
+        insta::assert_snapshot!(render(&made), @r"
+        b/0002_add_b_note <- [0001_initial]
+          + AddField B.note: note
+        a/0002_add_a_b2_id <- [0001_initial, b/0002_add_b_note]
+          + AddField A.b2_id: b2_id -> b.B
+        ");
+    }
+
+    #[test]
+    fn a_cycle_through_existing_models_is_split() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        make_in(&dir, vec![model("a", "X", "x_table", vec![pk()])]);
+        // X (existing) gets a key to the new B, which references the new A of X's app.
+        let made = make_in(
+            &dir,
+            vec![
+                model(
+                    "a",
+                    "X",
+                    "x_table",
+                    vec![pk(), fk("b_id", "b", "B", "b_table")],
+                ),
+                model("a", "A", "a_table", vec![pk()]),
+                model(
+                    "b",
+                    "B",
+                    "b_table",
+                    vec![pk(), fk("a_id", "a", "A", "a_table")],
+                ),
+            ],
+        );
+        insta::assert_snapshot!(render(&made));
+    }
+
+    #[test]
+    fn existing_models_of_two_apps_referencing_each_other_need_no_cut() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        make_in(
+            &dir,
+            vec![
+                model("a", "X", "x_table", vec![pk()]),
+                model("b", "Y", "y_table", vec![pk()]),
+            ],
+        );
+        let made = make_in(
+            &dir,
+            vec![
+                model(
+                    "a",
+                    "X",
+                    "x_table",
+                    vec![pk(), fk("y_id", "b", "Y", "y_table")],
+                ),
+                model(
+                    "b",
+                    "Y",
+                    "y_table",
+                    vec![pk(), fk("x_id", "a", "X", "x_table")],
+                ),
+            ],
+        );
+        insta::assert_snapshot!(render(&made));
+    }
+
+    #[test]
+    fn deleting_a_model_waits_for_the_existing_migration_that_removed_a_key_to_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let a = || model("a", "A", "a_table", vec![pk()]);
+        make_in(
+            &dir,
+            vec![
+                a(),
+                model(
+                    "b",
+                    "B",
+                    "b_table",
+                    vec![pk(), fk("a_id", "a", "A", "a_table")],
+                ),
+            ],
+        );
+        make_in(&dir, vec![a(), model("b", "B", "b_table", vec![pk()])]);
+        let made = make_in(&dir, vec![model("b", "B", "b_table", vec![pk()])]);
+        insta::assert_snapshot!(render(&made), @r"
+        a/0002_delete_a <- [0001_initial, b/0002_remove_b_a_id]
+          - DeleteModel A (a_table)
+        ");
+    }
+
+    #[test]
+    fn deleting_models_in_a_cycle_across_apps_removes_the_cyclic_key_first() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let keep = || model("a", "K", "k_table", vec![pk()]);
+        make_in(
+            &dir,
+            vec![
+                keep(),
+                model(
+                    "a",
+                    "A",
+                    "a_table",
+                    vec![pk(), fk("b_id", "b", "B", "b_table")],
+                ),
+                model(
+                    "b",
+                    "B",
+                    "b_table",
+                    vec![pk(), fk("a_id", "a", "A", "a_table")],
+                ),
+                model("b", "L", "l_table", vec![pk()]),
+            ],
+        );
+        let made = make_in(&dir, vec![keep(), model("b", "L", "l_table", vec![pk()])]);
+        insta::assert_snapshot!(render(&made));
+    }
 }

@@ -58,6 +58,9 @@ pub struct MigrationSql {
     pub rebuilds_table: bool,
     /// Operations that can lose data, with the reason.
     pub data_loss: Vec<String>,
+    /// The migrations a squashed migration replaces: rolling it back removes their history
+    /// rows too, and it counts as applied where all of them are.
+    pub replaces: Vec<MigrationKey>,
 }
 
 /// Why a plan cannot be made.
@@ -261,6 +264,13 @@ pub fn migration_sql(
         steps: Vec::with_capacity(ops.len()),
         rebuilds_table: false,
         data_loss: Vec::new(),
+        replaces: loaded
+            .migration
+            .migration
+            .replaces
+            .iter()
+            .map(|r| MigrationKey::parse(r, app))
+            .collect(),
     };
     match direction {
         Direction::Forward => {

@@ -146,7 +146,12 @@ async fn apply_then_rollback_to_zero_and_again() {
     let mut e = p.exec().await;
     assert_eq!(
         tables(&mut e).await,
-        ["_chakra_migrations", "posts", "users"]
+        [
+            "_chakra_migrations",
+            "_chakra_migrations_log",
+            "posts",
+            "users"
+        ]
     );
     let history = e.history().await.expect("history");
     assert_eq!(history.len(), 2);
@@ -187,7 +192,10 @@ async fn apply_then_rollback_to_zero_and_again() {
         ["0001_initial"]
     );
     let mut e = p.exec().await;
-    assert_eq!(tables(&mut e).await, ["_chakra_migrations"]);
+    assert_eq!(
+        tables(&mut e).await,
+        ["_chakra_migrations", "_chakra_migrations_log"]
+    );
     assert!(e.history().await.expect("history").is_empty());
 
     assert_eq!(apply(&p).await.expect("again").len(), 2);
@@ -240,7 +248,10 @@ async fn fake_records_without_running() {
     e.apply(&p.graph(), None, true, &mut |_| {})
         .await
         .expect("fake");
-    assert_eq!(tables(&mut e).await, ["_chakra_migrations"]);
+    assert_eq!(
+        tables(&mut e).await,
+        ["_chakra_migrations", "_chakra_migrations_log"]
+    );
     assert_eq!(e.history().await.expect("h").len(), 1);
     e.rollback(&p.graph(), &RollbackTarget::Count(1), true, &mut |_| {})
         .await
@@ -351,7 +362,7 @@ async fn a_failing_migration_leaves_nothing_behind() {
     let mut e = p.exec().await;
     assert_eq!(
         tables(&mut e).await,
-        ["_chakra_migrations", "users"],
+        ["_chakra_migrations", "_chakra_migrations_log", "users"],
         "0001 applied, nothing of 0002"
     );
     assert_eq!(e.history().await.expect("h").len(), 1);
@@ -605,5 +616,8 @@ async fn deleting_a_model_another_app_references_waits_for_that_app() {
         .await
         .expect("the blog's change runs first, so users can be dropped");
     let mut e = p.exec().await;
-    assert_eq!(tables(&mut e).await, ["_chakra_migrations", "posts"]);
+    assert_eq!(
+        tables(&mut e).await,
+        ["_chakra_migrations", "_chakra_migrations_log", "posts"]
+    );
 }

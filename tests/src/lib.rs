@@ -227,7 +227,7 @@ impl TestDb {
             .expect("a number")
     }
 
-    /// The user tables of this database (without the history table), sorted.
+    /// The user tables of this database (without the history table and its audit log), sorted.
     pub async fn tables(&self) -> Vec<String> {
         let sql = match self.engine {
             Engine::Sqlite => {
@@ -244,7 +244,7 @@ impl TestDb {
             .await
             .into_iter()
             .filter_map(|r| r.into_iter().next().flatten())
-            .filter(|t| t != "_chakra_migrations")
+            .filter(|t| t != "_chakra_migrations" && t != "_chakra_migrations_log")
             .collect()
     }
 }

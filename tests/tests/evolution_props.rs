@@ -2,7 +2,7 @@
 //! (models, fields of several types, nullability, defaults, foreign keys, indexes, UNIQUE and
 //! CHECK constraints, and renames given by hints); for every step `make` → `apply` must leave a
 //! database whose introspected tables, columns, types, nullability, indexes and constraints
-//! are those of the models, `make` right
+//! are those of the models, `migrate drift` must find no difference, `make` right
 //! after must find nothing to do, and rolling back to zero must leave no table.
 //! SQLite always; PostgreSQL and MariaDB when their URLs are set (mandatory in `.ci/run`).
 
@@ -429,6 +429,21 @@ async fn evolve(engine: Engine, steps: &[Step], picks: &[usize]) -> Result<(), T
             "step {} on {:?}",
             n,
             engine
+        );
+        let drift = chakra::drift::check(&mut exec, &graph, chakra::executor::DEFAULT_TABLE)
+            .await
+            .map_err(|e| TestCaseError::fail(format!("step {n} on {engine:?}: drift: {e}")))?;
+        prop_assert!(
+            drift.differences.is_empty(),
+            "step {} on {:?}: drift on a database only Chakra migrated:\n{}",
+            n,
+            engine,
+            drift
+                .differences
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
         );
         let again = make_with(
             &paths,

@@ -114,6 +114,7 @@ fn summary(events: &[Event]) -> Vec<String> {
                 if *fake { " (fake)" } else { "" }
             ),
             Event::Skipped { key } => format!("skipped {key}"),
+            Event::Retrying { key, attempt, .. } => format!("retrying {key} ({attempt})"),
         })
         .collect()
 }
@@ -163,7 +164,12 @@ async fn apply_rollback_to_zero_and_apply_again() {
     );
     assert_eq!(
         p.all_tables().await,
-        ["_chakra_migrations", "posts", "users"]
+        [
+            "_chakra_migrations",
+            "_chakra_migrations_log",
+            "posts",
+            "users"
+        ]
     );
 
     let history = e.history().await.expect("history");
@@ -228,16 +234,21 @@ async fn apply_rollback_to_zero_and_apply_again() {
     .await
     .expect("to zero");
     assert_eq!(finished(&events), ["0001_initial"]);
-    assert_eq!(p.all_tables().await, ["_chakra_migrations"]);
+    assert_eq!(
+        p.all_tables().await,
+        ["_chakra_migrations", "_chakra_migrations_log"]
+    );
     assert!(e.history().await.expect("history").is_empty());
 
     let events = apply(&mut e, &g).await.expect("again");
     assert_eq!(finished(&events), ["0001_initial", "0002_add_user_email"]);
+    // `seq` numbers audit log entries, which are only appended to: two applies and two
+    // rollbacks came before.
     assert_eq!(
         p.history_ids().await,
         [
-            (1, "0001_initial".to_owned()),
-            (2, "0002_add_user_email".to_owned())
+            (5, "0001_initial".to_owned()),
+            (6, "0002_add_user_email".to_owned())
         ]
     );
 }
@@ -261,13 +272,19 @@ async fn fake_records_and_removes_rows_without_running() {
             "finished forward 0001_initial (fake)"
         ]
     );
-    assert_eq!(p.all_tables().await, ["_chakra_migrations"]);
+    assert_eq!(
+        p.all_tables().await,
+        ["_chakra_migrations", "_chakra_migrations_log"]
+    );
     assert_eq!(p.history_ids().await, [(1, "0001_initial".to_owned())]);
     e.rollback(&g, &RollbackTarget::Count(1), true, &mut |_| {})
         .await
         .expect("fake rollback");
     assert!(p.history_ids().await.is_empty());
-    assert_eq!(p.all_tables().await, ["_chakra_migrations"]);
+    assert_eq!(
+        p.all_tables().await,
+        ["_chakra_migrations", "_chakra_migrations_log"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -305,7 +322,10 @@ async fn a_migration_failing_at_its_second_operation_leaves_nothing() {
     assert!(text.contains("no_such_table"), "{text}");
 
     // The first operation's table is gone with the rest, and there is no history row.
-    assert_eq!(p.all_tables().await, ["_chakra_migrations", "users"]);
+    assert_eq!(
+        p.all_tables().await,
+        ["_chakra_migrations", "_chakra_migrations_log", "users"]
+    );
     assert_eq!(p.history_ids().await, [(1, "0001_initial".to_owned())]);
 
     // The lock was released: another migrator with a short wait gets it at once.
@@ -409,7 +429,14 @@ async fn ddl_behind_a_long_transaction_fails_at_lock_timeout() {
         return;
     };
     p.make(vec![user()]);
-    let mut e = p.exec_with(Duration::from_millis(500)).await;
+    // No retries: this is the single attempt (tests/tests/lock_retries.rs covers retrying).
+    let mut e =
+        p.db.executor_with(ExecutorConfig {
+            lock_timeout: Duration::from_millis(500),
+            lock_retries: 0,
+            ..ExecutorConfig::default()
+        })
+        .await;
     apply(&mut e, &p.graph()).await.expect("apply 0001");
     assert_eq!(p.make(vec![with_email(user())]), ["0002_add_user_email"]);
     let g = p.graph();
@@ -507,7 +534,12 @@ async fn racing_migrators_apply_each_migration_exactly_once() {
     );
     assert_eq!(
         p.all_tables().await,
-        ["_chakra_migrations", "posts", "users"]
+        [
+            "_chakra_migrations",
+            "_chakra_migrations_log",
+            "posts",
+            "users"
+        ]
     );
 }
 
@@ -542,8 +574,10 @@ async fn each_schema_has_its_own_history() {
         .collect::<Vec<_>>(),
         [
             "public._chakra_migrations",
+            "public._chakra_migrations_log",
             "public.users",
             "tenant._chakra_migrations",
+            "tenant._chakra_migrations_log",
             "tenant.users"
         ]
     );

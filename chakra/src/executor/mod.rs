@@ -16,6 +16,7 @@
 //! Under the lock each backend re-reads the history and skips what another process already
 //! did, so any number of processes may run `apply` at once.
 
+mod audit;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "mysql")]
@@ -29,11 +30,14 @@ mod sqlite;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::checksum::chain_hash;
-use crate::dialect::{DialectKind, quote_ident, quote_str};
-use crate::graph::{Graph, MigrationKey};
+use crate::dialect::{DialectKind, quote_ident};
+use crate::graph::{Graph, GraphError, MigrationKey};
 use crate::plan::{
     Direction, MigrationSql, PlanError, RollbackTarget, apply_plan, plan_sql, rollback_plan,
+};
+use audit::{HistoryChange, import_change};
+pub use audit::{
+    HistoryProblem, HistoryReport, LogAction, LogEntry, log_table_name, verify_history,
 };
 
 /// The default history table name.
@@ -44,8 +48,12 @@ pub const DEFAULT_TABLE: &str = "_chakra_migrations";
 pub struct ExecutorConfig {
     /// The history table.
     pub table: String,
-    /// How long to wait for another migrator's lock.
+    /// How long to wait for another migrator's lock, and how long DDL waits for a table lock
+    /// held by the application (PostgreSQL `lock_timeout`, MySQL `lock_wait_timeout`).
     pub lock_timeout: Duration,
+    /// How many times a migration (PostgreSQL) or an operation (MySQL/MariaDB) whose DDL
+    /// timed out waiting for a table lock is tried again, after a growing pause.
+    pub lock_retries: u32,
 }
 
 impl Default for ExecutorConfig {
@@ -53,8 +61,33 @@ impl Default for ExecutorConfig {
         ExecutorConfig {
             table: DEFAULT_TABLE.to_owned(),
             lock_timeout: Duration::from_secs(30),
+            lock_retries: DEFAULT_LOCK_RETRIES,
         }
     }
+}
+
+/// The default of [`ExecutorConfig::lock_retries`].
+pub const DEFAULT_LOCK_RETRIES: u32 = 3;
+
+/// The pause before retry `attempt` (1, 2, ...) after a lock timeout: 0.5 s doubling up to
+/// 8 s, plus up to a quarter more at random so that migrators retrying together spread out.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) fn retry_pause(attempt: u32) -> Duration {
+    let base = Duration::from_millis(500) * 2u32.pow(attempt.saturating_sub(1).min(4));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    base + base.mul_f64(f64::from(nanos % 1000) / 4000.0)
+}
+
+/// Whether a step failed because its DDL waited longer than the lock timeout for a table
+/// lock (PostgreSQL `lock_not_available`, MySQL/MariaDB `ER_LOCK_WAIT_TIMEOUT`): nothing of
+/// the statement happened, so it can be tried again.
+pub(crate) fn is_lock_timeout(error: &StepError) -> bool {
+    let Some(e) = error.database().and_then(|e| e.as_database_error()) else {
+        return false;
+    };
+    e.code().as_deref() == Some("55P03") || e.message().contains("Lock wait timeout exceeded")
 }
 
 /// Status of a history row.
@@ -97,7 +130,8 @@ impl RowStatus {
 pub struct HistoryRow {
     /// The migration.
     pub key: MigrationKey,
-    /// Order of application (1, 2, ...).
+    /// The number of the audit log entry that applied it: increasing in order of
+    /// application, and never reused (a migration rolled back and applied again gets a new one).
     pub seq: i64,
     /// When it was applied (RFC 3339, UTC).
     pub applied_at: String,
@@ -176,6 +210,9 @@ pub enum ExecutorError {
     /// Planning failed.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// `migrate repair` refused: the change would make the history inconsistent.
+    #[error("{0}. Nothing was recorded")]
+    Repair(String),
     /// A `RunRust` operation names a function this binary does not link.
     #[error(
         "migration `{migration}` runs the Rust function `{function}`, which this binary does not contain{}. \
@@ -452,19 +489,11 @@ pub(crate) async fn run_step(
 
 /// Advice for database errors whose text alone does not say what to do.
 pub(crate) fn hint_for(error: &StepError) -> &'static str {
-    let Some(error) = error.database() else {
-        return "";
-    };
-    let code = error
-        .as_database_error()
-        .and_then(|e| e.code().map(|c| c.into_owned()));
-    match code.as_deref() {
-        // PostgreSQL lock_not_available; MySQL ER_LOCK_WAIT_TIMEOUT (SQLSTATE HY000).
-        Some("55P03") | Some("HY000") if error.to_string().contains("lock") => {
-            "\n  hint: another transaction holds a lock on the table for longer than `lock_timeout`; \
-             run `migrate apply` again once it has finished, or raise `[migrations] lock_timeout`"
-        }
-        _ => "",
+    if is_lock_timeout(error) {
+        "\n  hint: another transaction holds a lock on the table for longer than `lock_timeout`; \
+         run `migrate apply` again once it has finished, or raise `[migrations] lock_timeout` or `lock_retries`"
+    } else {
+        ""
     }
 }
 
@@ -501,6 +530,18 @@ pub enum Event {
         /// Which.
         key: MigrationKey,
     },
+    /// Its DDL timed out waiting for a table lock held by someone else; it is tried again
+    /// after `pause` (the whole migration on PostgreSQL, the operation on MySQL/MariaDB).
+    Retrying {
+        /// Which.
+        key: MigrationKey,
+        /// This retry's number, 1-based.
+        attempt: u32,
+        /// How many retries there are at most.
+        of: u32,
+        /// The pause before it.
+        pause: Duration,
+    },
 }
 
 /// What each database does its own way. Every method runs with the connection the backend
@@ -518,6 +559,20 @@ pub(crate) trait Backend {
     async fn lock(&mut self) -> Result<(), ExecutorError>;
     /// Releases the migrator lock.
     async fn unlock(&mut self) -> Result<(), ExecutorError>;
+    /// The audit log, oldest first; `None` when the log table does not exist.
+    async fn log(&mut self) -> Result<Option<Vec<LogEntry>>, ExecutorError>;
+    /// In one transaction: reads the history (the rows of `scope`, or all) and the newest log
+    /// entry, asks `f` what to change, and writes that change. Called with the migrator lock
+    /// held.
+    async fn change_history<T: Send>(
+        &mut self,
+        scope: Option<&[MigrationKey]>,
+        f: impl FnOnce(
+            &[HistoryRow],
+            Option<&LogEntry>,
+        ) -> Result<(Option<HistoryChange>, T), ExecutorError>
+        + Send,
+    ) -> Result<T, ExecutorError>;
     /// Runs one migration and records it, skipping it when the history (re-read under the
     /// lock) shows another process did it.
     async fn run_one(
@@ -653,6 +708,44 @@ impl Executor {
         dispatch!(self, b => b.history().await)
     }
 
+    /// The audit log, oldest first: every migration applied, rolled back, faked or repaired.
+    /// `None` when the database has no log table (never migrated, or migrated by an older
+    /// Chakra).
+    pub async fn log(&mut self) -> Result<Option<Vec<LogEntry>>, ExecutorError> {
+        dispatch!(self, b => b.log().await)
+    }
+
+    /// Checks the audit log's hash chain and the history rows against it: an edited,
+    /// inserted or deleted row of either table is reported by migration id.
+    pub async fn verify_history(&mut self) -> Result<HistoryReport, ExecutorError> {
+        let history = self.history().await?;
+        let log = self.log().await?;
+        Ok(verify_history(&history, log.as_deref()))
+    }
+
+    /// Records by hand that `key` is applied (`Repair::MarkApplied`) or not
+    /// (`Repair::MarkRolledBack`), after a manual intervention, without running anything.
+    /// The change goes into the audit log with who, when and `reason`.
+    pub async fn repair(
+        &mut self,
+        graph: &Graph,
+        key: &MigrationKey,
+        repair: Repair,
+        reason: Option<&str>,
+    ) -> Result<RepairOutcome, ExecutorError> {
+        dispatch!(self, b => {
+            b.lock().await?;
+            let result = async {
+                prepare_history(b).await?;
+                b.change_history(None, |history, last| repair_change(graph, key, repair, reason, history, last))
+                    .await
+            }
+            .await;
+            let unlocked = b.unlock().await;
+            result.and_then(|r| unlocked.map(|()| r))
+        })
+    }
+
     /// Applies pending migrations (all, or those `target` needs).
     pub async fn apply(
         &mut self,
@@ -693,9 +786,13 @@ impl Executor {
         if let Some(row) = history.iter().find(|r| r.status == RowStatus::RollingBack) {
             return Err(unfinished(row, Direction::Forward));
         }
-        let applied: BTreeSet<MigrationKey> = done(&history).cloned().collect();
-        let plan = apply_plan(graph, &applied, target)?;
-        Ok(plan_sql(self.dialect(), graph, &plan, Direction::Forward)?)
+        // Squashed migrations: the squash or what it replaces, as this database needs.
+        let (graph, applied) = resolve_history(graph, &history).map_err(graph_errors)?;
+        if let Some(t) = target {
+            graph.check_target(t).map_err(PlanError::Graph)?;
+        }
+        let plan = apply_plan(&graph, &applied, target)?;
+        Ok(plan_sql(self.dialect(), &graph, &plan, Direction::Forward)?)
     }
 
     /// The SQL `rollback` would run. Runs nothing; every migration in the plan must be
@@ -721,12 +818,36 @@ impl Executor {
             .filter(|r| r.status == RowStatus::RollingBack)
             .map(|r| r.key.clone())
             .collect();
-        let mut order: Vec<MigrationKey> = done(&history).cloned().collect();
+        let (graph, _) = resolve_history(graph, &history).map_err(graph_errors)?;
+        if let RollbackTarget::To(t) = target {
+            graph.check_target(t).map_err(PlanError::Graph)?;
+        }
+        // The order of application, a squash in use taking the place of the newest row of
+        // what it replaces.
+        let mut order: Vec<MigrationKey> = Vec::new();
+        for k in done(&history) {
+            let k = graph.replaced_by(k).unwrap_or(k);
+            order.retain(|o| o != k);
+            order.push(k.clone());
+        }
         order.extend(resuming.iter().cloned());
-        let mut plan = rollback_plan(graph, &order, target)?;
+        let mut plan = rollback_plan(&graph, &order, target)?;
         plan.retain(|k| !resuming.contains(k));
         plan.splice(0..0, resuming);
-        Ok(plan_sql(self.dialect(), graph, &plan, Direction::Backward)?)
+        let mut plan = plan_sql(self.dialect(), &graph, &plan, Direction::Backward)?;
+        // Rolling back a squash removes the rows of whatever it replaces that this database
+        // recorded (through nested squashes too), so the backend finds it applied and leaves
+        // no row behind.
+        for m in &mut plan {
+            if !graph.replaces(&m.key).is_empty() {
+                let closure = graph.replaced_closure(&m.key);
+                m.replaces = done(&history)
+                    .filter(|k| closure.contains(*k))
+                    .cloned()
+                    .collect();
+            }
+        }
+        Ok(plan)
     }
 
     /// Runs a plan made by [`plan_apply`](Self::plan_apply) or
@@ -765,6 +886,21 @@ impl Executor {
             result.and(unlocked)
         })
     }
+
+    /// Reads the live schema: every table of the database (SQLite), the current schema
+    /// (PostgreSQL) or the current database (MySQL/MariaDB), the history tables included.
+    /// Changes nothing; see [`crate::drift`].
+    pub async fn introspect(&mut self) -> Result<crate::introspect::Schema, ExecutorError> {
+        let schema = match &mut self.driver {
+            #[cfg(feature = "sqlite")]
+            Driver::Sqlite(b) => crate::introspect::sqlite::read(b.connection()).await,
+            #[cfg(feature = "postgres")]
+            Driver::Postgres(b) => crate::introspect::postgres::read(b.connection()).await,
+            #[cfg(feature = "mysql")]
+            Driver::Mysql(b) => crate::introspect::mysql::read(b.connection()).await,
+        };
+        schema.map_err(db("reading the database schema"))
+    }
 }
 
 async fn run_locked<B: Backend>(
@@ -774,12 +910,218 @@ async fn run_locked<B: Backend>(
     fake: bool,
     on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<(), ExecutorError> {
-    // Created under the lock: concurrent CREATE TABLE IF NOT EXISTS can fail on PostgreSQL.
-    b.ensure_history_table().await?;
+    prepare_history(b).await?;
     for m in plan {
         b.run_one(m, direction, fake, on_event).await?;
     }
     Ok(())
+}
+
+/// Creates the history and log tables if needed and takes over rows written before the log
+/// existed. Called under the lock: concurrent CREATE TABLE IF NOT EXISTS can fail on
+/// PostgreSQL.
+async fn prepare_history<B: Backend>(b: &mut B) -> Result<(), ExecutorError> {
+    b.ensure_history_table().await?;
+    b.change_history(None, |history, last| {
+        let change = import_change(history, last);
+        Ok(((!change.log.is_empty()).then_some(change), ()))
+    })
+    .await
+}
+
+/// What `migrate repair` records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repair {
+    /// The migration is in place: record it as applied with its file's checksum.
+    MarkApplied,
+    /// The migration is not in place: remove its history row.
+    MarkRolledBack,
+}
+
+/// What a repair did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepairOutcome {
+    /// The change was recorded with this log entry.
+    Recorded(LogEntry),
+    /// The history already says so; nothing was written.
+    Unchanged(String),
+}
+
+/// The change of a repair, computed under the lock from the history and the newest log entry.
+fn repair_change(
+    graph: &Graph,
+    key: &MigrationKey,
+    repair: Repair,
+    reason: Option<&str>,
+    history: &[HistoryRow],
+    last: Option<&LogEntry>,
+) -> Result<(Option<HistoryChange>, RepairOutcome), ExecutorError> {
+    let row = history.iter().find(|r| &r.key == key);
+    let applied = |k: &MigrationKey| {
+        history
+            .iter()
+            .any(|r| &r.key == k && r.status == RowStatus::Applied)
+    };
+    let refuse = |why: String| Err(ExecutorError::Repair(why));
+    let with_reason = |note: String| match reason {
+        Some(r) => format!("{note}; reason: {r}"),
+        None => note,
+    };
+    match repair {
+        Repair::MarkApplied => {
+            let Some(file) = graph.get(key) else {
+                return refuse(format!(
+                    "there is no migration file `{key}`: `--mark-applied` records a migration from its file, so restore the file first"
+                ));
+            };
+            let missing: Vec<String> = graph
+                .dependencies(key)
+                .iter()
+                .filter(|d| !applied(d))
+                .map(ToString::to_string)
+                .collect();
+            if !missing.is_empty() {
+                return refuse(format!(
+                    "`{key}` depends on {}, which the history does not record as applied; mark {} first (oldest first) if they are in place",
+                    missing.join(", "),
+                    if missing.len() == 1 { "it" } else { "them" }
+                ));
+            }
+            let note = match row {
+                Some(r) if r.status == RowStatus::Applied && r.checksum == file.checksum => {
+                    return Ok((
+                        None,
+                        RepairOutcome::Unchanged(format!(
+                            "`{key}` is already recorded as applied with the checksum of its file"
+                        )),
+                    ));
+                }
+                Some(r) if r.status == RowStatus::Applied => format!(
+                    "checksum re-recorded after the file was edited: {} before, {} now",
+                    &r.checksum[..r.checksum.len().min(12)],
+                    &file.checksum[..file.checksum.len().min(12)]
+                ),
+                Some(r) if r.status == RowStatus::RollingBack => format!(
+                    "its rollback was interrupted after {} undo step(s); marked applied by hand",
+                    r.progress
+                ),
+                Some(r) => format!(
+                    "it was {} after {} of {} operation(s); marked applied by hand",
+                    if r.status == RowStatus::Failed {
+                        "failed"
+                    } else {
+                        "interrupted"
+                    },
+                    r.progress,
+                    file.migration.operations.len()
+                ),
+                None => "marked applied by hand".to_owned(),
+            };
+            let entry = LogEntry::next(
+                last,
+                key,
+                LogAction::MarkApplied,
+                &file.checksum,
+                Duration::ZERO,
+                Some(with_reason(note)),
+            );
+            let seq = row.map_or(entry.seq, |r| r.seq);
+            let ops = i64::try_from(file.migration.operations.len()).unwrap_or(i64::MAX);
+            let change = HistoryChange {
+                upsert: Some(entry.applied_row(seq, ops)),
+                log: vec![entry.clone()],
+                ..HistoryChange::default()
+            };
+            Ok((Some(change), RepairOutcome::Recorded(entry)))
+        }
+        Repair::MarkRolledBack => {
+            let Some(row) = row else {
+                return Ok((
+                    None,
+                    RepairOutcome::Unchanged(format!(
+                        "`{key}` is not recorded in the history; nothing to mark rolled back"
+                    )),
+                ));
+            };
+            let dependents: Vec<String> = history
+                .iter()
+                .filter(|r| r.key != *key && graph.dependencies(&r.key).contains(key))
+                .map(|r| format!("`{}`", r.key))
+                .collect();
+            if !dependents.is_empty() {
+                let one = dependents.len() == 1;
+                return refuse(format!(
+                    "{} {} on `{key}` and {} recorded in the history; mark {} rolled back first (newest first) if {} undone too",
+                    dependents.join(", "),
+                    if one { "depends" } else { "depend" },
+                    if one { "is" } else { "are" },
+                    if one { "it" } else { "them" },
+                    if one { "it was" } else { "they were" },
+                ));
+            }
+            let note = if row.status == RowStatus::Applied {
+                "marked rolled back by hand".to_owned()
+            } else {
+                format!(
+                    "its row had status {} after {} step(s); marked rolled back by hand",
+                    row.status.as_str(),
+                    row.progress
+                )
+            };
+            let entry = LogEntry::next(
+                last,
+                key,
+                LogAction::MarkRolledBack,
+                &row.checksum,
+                Duration::ZERO,
+                Some(with_reason(note)),
+            );
+            let change = HistoryChange {
+                delete: vec![key.clone()],
+                log: vec![entry.clone()],
+                ..HistoryChange::default()
+            };
+            Ok((Some(change), RepairOutcome::Recorded(entry)))
+        }
+    }
+}
+
+/// Whether the history (read under the lock) records `m` as applied: its own row, or, for a
+/// squashed migration, the rows of every migration it replaces.
+pub(crate) fn is_applied(history: &[HistoryRow], m: &MigrationSql) -> bool {
+    let applied = |k: &MigrationKey| {
+        history
+            .iter()
+            .any(|r| &r.key == k && r.status == RowStatus::Applied)
+    };
+    applied(&m.key) || (!m.replaces.is_empty() && m.replaces.iter().all(applied))
+}
+
+/// `graph` resolved against `history` (see [`Graph::resolve`]), with the migrations of the
+/// resolved graph that count as applied: their own row, or, for a squash, the rows of what it
+/// replaces.
+pub fn resolve_history(
+    graph: &Graph,
+    history: &[HistoryRow],
+) -> Result<(Graph, BTreeSet<MigrationKey>), Vec<GraphError>> {
+    let applied: BTreeSet<MigrationKey> = done(history).cloned().collect();
+    let recorded: BTreeSet<MigrationKey> = history.iter().map(|r| r.key.clone()).collect();
+    let resolved = graph.resolve(&applied, &recorded)?;
+    let mut counted: BTreeSet<MigrationKey> = applied
+        .into_iter()
+        .filter(|k| resolved.get(k).is_some())
+        .collect();
+    counted.extend(resolved.applied_through_replaced().iter().cloned());
+    Ok((resolved, counted))
+}
+
+/// The error for a graph that does not resolve against the history.
+fn graph_errors(mut errors: Vec<GraphError>) -> ExecutorError {
+    if errors.len() == 1 {
+        ExecutorError::Plan(PlanError::Graph(errors.remove(0)))
+    } else {
+        ExecutorError::History(errors.iter().map(ToString::to_string).collect())
+    }
 }
 
 /// Keys of rows that count as applied.
@@ -814,6 +1156,75 @@ where
         .map(history_row)
         .collect::<Result<_, _>>()
         .map_err(db("reading the migration history"))
+}
+
+/// The history rows of `keys` (every row when `None`), in the order they were applied, read
+/// on `conn` (inside the caller's transaction, if any). Under the lock each migration reads
+/// only its own rows, so applying N migrations costs O(N), not O(N²).
+pub(crate) async fn fetch_history_of<DB>(
+    conn: &mut DB::Connection,
+    dialect: DialectKind,
+    table: &str,
+    keys: Option<&[MigrationKey]>,
+) -> Result<Vec<HistoryRow>, ExecutorError>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+    for<'a> String: sqlx::Decode<'a, DB> + sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> i64: sqlx::Decode<'a, DB> + sqlx::Type<DB>,
+{
+    let columns = if dialect == DialectKind::Mysql {
+        HISTORY_COLUMNS.replace('"', "`")
+    } else {
+        HISTORY_COLUMNS.to_owned()
+    };
+    let q = |s: &str| quote_ident(dialect, s);
+    let filter = match keys {
+        None => String::new(),
+        Some([]) => return Ok(Vec::new()),
+        Some(keys) => {
+            let one = |i: usize| {
+                format!(
+                    "({} = {} AND {} = {})",
+                    q("app"),
+                    audit::placeholders(dialect, 2 * i + 1, 1),
+                    q("id"),
+                    audit::placeholders(dialect, 2 * i + 2, 1)
+                )
+            };
+            format!(
+                " WHERE {}",
+                (0..keys.len()).map(one).collect::<Vec<_>>().join(" OR ")
+            )
+        }
+    };
+    let sql = format!(
+        "SELECT {columns} FROM {}{filter} ORDER BY {}",
+        q(table),
+        q("seq")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for k in keys.unwrap_or_default() {
+        query = query.bind(k.app.clone()).bind(k.id.clone());
+    }
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db("reading the migration history"))?;
+    rows.iter()
+        .map(history_row)
+        .collect::<Result<_, _>>()
+        .map_err(db("reading the migration history"))
+}
+
+/// The migration of `m` and those it replaces: the history rows a run of `m` reads.
+pub(crate) fn keys_of(m: &MigrationSql) -> Vec<MigrationKey> {
+    std::iter::once(&m.key)
+        .chain(&m.replaces)
+        .cloned()
+        .collect()
 }
 
 /// Decodes a row selected as [`HISTORY_COLUMNS`], on any of the databases: every integer
@@ -921,49 +1332,6 @@ pub(crate) fn who() -> String {
     format!("{user}@{host}")
 }
 
-/// The history row of `m`, applied now after `last` (the newest row, if any).
-pub(crate) fn new_row(
-    m: &MigrationSql,
-    last: Option<&HistoryRow>,
-    elapsed: Duration,
-) -> HistoryRow {
-    let applied_at = now_rfc3339();
-    let previous = last.map_or("", |r| r.chain_hash.as_str());
-    HistoryRow {
-        key: m.key.clone(),
-        seq: last.map_or(1, |r| r.seq + 1),
-        chain_hash: chain_hash(previous, &m.key.app, &m.key.id, &m.checksum, &applied_at),
-        applied_at,
-        checksum: m.checksum.clone(),
-        execution_time_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
-        status: RowStatus::Applied,
-        progress: i64::try_from(m.steps.len()).unwrap_or(i64::MAX),
-        error: None,
-        applied_by: Some(who()),
-        progress_checksum: None,
-    }
-}
-
-/// The INSERT that records `row`, as SQL text (used by dry runs).
-pub fn insert_sql(dialect: DialectKind, table: &str, row: &HistoryRow) -> String {
-    let q = |s: &str| quote_str(dialect, s);
-    format!(
-        "INSERT INTO {} (\"app\", \"id\", \"seq\", \"applied_at\", \"checksum\", \"execution_time_ms\", \"status\", \"progress\", \"applied_by\", \"chain_hash\") \
-         VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-        quote_ident(dialect, table),
-        q(&row.key.app),
-        q(&row.key.id),
-        row.seq,
-        q(&row.applied_at),
-        q(&row.checksum),
-        row.execution_time_ms,
-        q(row.status.as_str()),
-        row.progress,
-        row.applied_by.as_deref().map_or("NULL".to_owned(), q),
-        q(&row.chain_hash),
-    )
-}
-
 /// A disagreement between the history and the migration files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileProblem {
@@ -1020,7 +1388,7 @@ pub fn file_problems(graph: &Graph, history: &[HistoryRow]) -> Vec<FileProblem> 
     let mut out = Vec::new();
     for row in history {
         let editable = matches!(row.status, RowStatus::Failed | RowStatus::Applying);
-        match graph.get(&row.key) {
+        match graph.file(&row.key) {
             Some(file) if file.checksum != row.checksum && !editable => {
                 out.push(FileProblem::Changed {
                     key: row.key.clone(),
@@ -1029,13 +1397,14 @@ pub fn file_problems(graph: &Graph, history: &[HistoryRow]) -> Vec<FileProblem> 
                 })
             }
             Some(_) => {}
+            // Deleted after it was squashed: the squash's file stands for it.
+            None if graph.replacing_squash(&row.key).is_some() => {}
             None => {
                 let renamed_to = graph
-                    .order()
-                    .iter()
+                    .file_keys()
                     .filter(|k| !recorded.contains(k))
                     .find(|k| {
-                        graph.get(k).is_some_and(|m| {
+                        graph.file(k).is_some_and(|m| {
                             let mut renamed = m.migration.clone();
                             renamed.migration.id = row.key.id.clone();
                             renamed.migration.app = row.key.app.clone();

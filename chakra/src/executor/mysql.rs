@@ -26,10 +26,15 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 
 use crate::data::Connection as StepConnection;
 
+use super::audit::{
+    HistoryChange, LogEntry, fetch_log, log_table_sql, run_change, select_last_log_sql,
+    select_log_sql, write_change,
+};
 use super::{
     Backend, Event, ExecutorConfig, ExecutorError, HISTORY_COLUMNS, HistoryRow, PartialFailure,
-    RowStatus, bind_history_values, db, fetch_history, history_table_sql, new_row, now_rfc3339,
-    redact_url, run_step, unfinished,
+    RowStatus, bind_history_values, db, fetch_history, fetch_history_of, history_table_sql,
+    is_applied, is_lock_timeout, keys_of, now_rfc3339, redact_url, retry_pause, run_step,
+    unfinished, who,
 };
 use crate::checksum::sha256_hex;
 use crate::dialect::{DialectKind, quote_ident};
@@ -202,17 +207,6 @@ impl MySqlBackend {
         Ok(())
     }
 
-    async fn delete_row(&mut self, key: &MigrationKey) -> Result<(), ExecutorError> {
-        let sql = format!("DELETE FROM {} WHERE `app` = ? AND `id` = ?", self.table());
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(&key.app)
-            .bind(&key.id)
-            .execute(&mut self.conn)
-            .await
-            .map_err(db("removing the migration from the history"))?;
-        Ok(())
-    }
-
     async fn sql(&mut self, sql: &'static str, doing: &str) -> Result<(), ExecutorError> {
         sqlx::raw_sql(sql)
             .execute(&mut self.conn)
@@ -230,13 +224,33 @@ impl MySqlBackend {
         from: usize,
         status: RowStatus,
         failed_status: RowStatus,
+        on_event: &mut (dyn FnMut(Event) + Send),
     ) -> Result<(), ExecutorError> {
-        for i in from..m.steps.len() {
+        let mut i = from;
+        let mut attempt = 0;
+        while i < m.steps.len() {
             let step = &m.steps[i];
             self.sql("BEGIN", "starting a transaction").await?;
             if let Err(failure) = run_step(step, StepConnection::Mysql(&mut self.conn)).await {
                 // Undoes the DML of this step; its DDL, if any, is already committed.
                 let _ = self.sql("ROLLBACK", "rolling back").await;
+                // Its first statement waited too long for a table's metadata lock: nothing of
+                // the step ran, so it is tried again.
+                if failure.earlier_statements == 0
+                    && attempt < self.config.lock_retries
+                    && is_lock_timeout(&failure.error)
+                {
+                    attempt += 1;
+                    let pause = retry_pause(attempt);
+                    on_event(Event::Retrying {
+                        key: m.key.clone(),
+                        attempt,
+                        of: self.config.lock_retries,
+                        pause,
+                    });
+                    tokio::time::sleep(pause).await;
+                    continue;
+                }
                 let message = failure.error.to_string();
                 // If even this fails (connection lost), the row keeps its last progress with
                 // status `applying`/`rolling_back`, which resumes the same way.
@@ -269,6 +283,8 @@ impl MySqlBackend {
             )
             .await?;
             self.sql("COMMIT", "committing an operation").await?;
+            i += 1;
+            attempt = 0;
         }
         Ok(())
     }
@@ -336,18 +352,52 @@ impl MySqlBackend {
         Ok(done)
     }
 
-    /// The applied row of `m`, recorded after every other row of `history`.
-    fn applied_row(m: &MigrationSql, history: &[HistoryRow], started: Instant) -> HistoryRow {
-        let others: Vec<&HistoryRow> = history.iter().filter(|r| r.key != m.key).collect();
-        let last_applied = others
-            .iter()
-            .rev()
-            .find(|r| r.status == RowStatus::Applied)
-            .copied();
-        let mut row = new_row(m, last_applied, started.elapsed());
-        row.seq = others.iter().map(|r| r.seq).max().unwrap_or(0) + 1;
-        row.progress_checksum = Some(progress_checksum(&m.steps));
-        row
+    /// The row of `m` while it runs (status `status`, `from` steps done), at position `seq`.
+    /// It gets its chain hash when the audit log records it done.
+    fn in_progress_row(m: &MigrationSql, seq: i64, status: RowStatus, from: usize) -> HistoryRow {
+        HistoryRow {
+            key: m.key.clone(),
+            seq,
+            applied_at: now_rfc3339(),
+            checksum: m.checksum.clone(),
+            execution_time_ms: 0,
+            status,
+            progress: to_i64(from),
+            error: None,
+            applied_by: Some(who()),
+            chain_hash: String::new(),
+            progress_checksum: Some(progress_checksum(&m.steps[..from])),
+        }
+    }
+
+    /// The position of a row written now: after the newest audit log entry (the entry that
+    /// records the migration done takes that position too, unless another comes first).
+    async fn next_seq(&mut self) -> Result<i64, ExecutorError> {
+        let last = fetch_log(
+            &mut self.conn,
+            select_last_log_sql(DialectKind::Mysql, &self.config.table),
+        )
+        .await?
+        .and_then(|mut l| l.pop());
+        Ok(last.map_or(1, |e| e.seq + 1))
+    }
+
+    /// Records `m` done in `direction` (its row and the audit log) in one transaction.
+    async fn record_done(
+        &mut self,
+        m: &MigrationSql,
+        direction: Direction,
+        fake: bool,
+        started: Instant,
+    ) -> Result<(), ExecutorError> {
+        self.change_history(Some(&keys_of(m)), |history, last| {
+            let mut change = run_change(m, history, last, direction, fake, started.elapsed());
+            if let Some(row) = change.upsert.as_mut() {
+                row.progress_checksum = Some(progress_checksum(&m.steps));
+            }
+            Ok((Some(change), ()))
+        })
+        .await
     }
 
     async fn forward(
@@ -359,6 +409,10 @@ impl MySqlBackend {
     ) -> Result<(), ExecutorError> {
         let started = Instant::now();
         let row = history.iter().find(|r| r.key == m.key);
+        if is_applied(history, m) {
+            on_event(Event::Skipped { key: m.key.clone() });
+            return Ok(());
+        }
         let from = match row {
             Some(r) if r.status == RowStatus::Applied => {
                 on_event(Event::Skipped { key: m.key.clone() });
@@ -377,13 +431,11 @@ impl MySqlBackend {
         });
         if !fake {
             let from = from.unwrap_or(0);
-            let mut applying = Self::applied_row(m, history, started);
-            applying.status = RowStatus::Applying;
-            applying.applied_at = now_rfc3339();
-            applying.execution_time_ms = 0;
-            applying.progress = to_i64(from);
-            applying.progress_checksum = Some(progress_checksum(&m.steps[..from]));
-            applying.chain_hash = String::new();
+            let seq = match row {
+                Some(r) => r.seq,
+                None => self.next_seq().await?,
+            };
+            let applying = Self::in_progress_row(m, seq, RowStatus::Applying, from);
             // Resuming: the file may have been fixed since, so its checksum is recorded anew.
             self.write_row(&applying, row.is_some()).await?;
             self.run_steps(
@@ -392,11 +444,12 @@ impl MySqlBackend {
                 from,
                 RowStatus::Applying,
                 RowStatus::Failed,
+                on_event,
             )
             .await?;
         }
-        let applied = Self::applied_row(m, history, started);
-        self.write_row(&applied, row.is_some() || !fake).await?;
+        self.record_done(m, Direction::Forward, fake, started)
+            .await?;
         on_event(Event::Finished {
             key: m.key.clone(),
             direction: Direction::Forward,
@@ -414,41 +467,57 @@ impl MySqlBackend {
         on_event: &mut (dyn FnMut(Event) + Send),
     ) -> Result<(), ExecutorError> {
         let started = Instant::now();
-        let Some(row) = history.iter().find(|r| r.key == m.key) else {
+        let row = history.iter().find(|r| r.key == m.key);
+        let Some(status) = row.map(|r| r.status).or_else(|| {
+            // A squashed migration applied through the migrations it replaces.
+            is_applied(history, m).then_some(RowStatus::Applied)
+        }) else {
             on_event(Event::Skipped { key: m.key.clone() });
             return Ok(());
         };
-        let from = match row.status {
-            RowStatus::Applied => 0,
-            RowStatus::RollingBack if !fake => self.resume_from(m, row, "undo step").await?,
-            RowStatus::RollingBack => 0,
-            RowStatus::Failed | RowStatus::Applying => {
+        let from = match (status, row) {
+            (RowStatus::Applied, _) => 0,
+            (RowStatus::RollingBack, Some(row)) if !fake => {
+                self.resume_from(m, row, "undo step").await?
+            }
+            (RowStatus::RollingBack, _) => 0,
+            (RowStatus::Failed | RowStatus::Applying, Some(row)) => {
                 return Err(unfinished(row, Direction::Backward));
             }
+            (_, None) => unreachable!("only an applied squash has no row of its own"),
         };
         on_event(Event::Started {
             key: m.key.clone(),
             direction: Direction::Backward,
         });
         if !fake {
-            self.set_progress(
-                &m.key,
-                RowStatus::RollingBack,
-                from,
-                &progress_checksum(&m.steps[..from]),
-                None,
-            )
-            .await?;
+            if row.is_some() {
+                self.set_progress(
+                    &m.key,
+                    RowStatus::RollingBack,
+                    from,
+                    &progress_checksum(&m.steps[..from]),
+                    None,
+                )
+                .await?;
+            } else {
+                // Progress needs a row: the squash gets one until it is rolled back.
+                let seq = self.next_seq().await?;
+                let rolling_back = Self::in_progress_row(m, seq, RowStatus::RollingBack, 0);
+                self.write_row(&rolling_back, false).await?;
+            }
             self.run_steps(
                 m,
                 Direction::Backward,
                 from,
                 RowStatus::RollingBack,
                 RowStatus::RollingBack,
+                on_event,
             )
             .await?;
         }
-        self.delete_row(&m.key).await?;
+        self.record_done(m, Direction::Backward, fake, started)
+            .await?;
         on_event(Event::Finished {
             key: m.key.clone(),
             direction: Direction::Backward,
@@ -456,6 +525,11 @@ impl MySqlBackend {
             fake,
         });
         Ok(())
+    }
+
+    /// The migration connection (for reading the schema).
+    pub(crate) fn connection(&mut self) -> &mut MySqlConnection {
+        &mut self.conn
     }
 }
 
@@ -472,12 +546,75 @@ impl Backend for MySqlBackend {
     }
 
     async fn ensure_history_table(&mut self) -> Result<(), ExecutorError> {
-        let sql = history_table_sql(DialectKind::Mysql, &self.config.table);
-        sqlx::raw_sql(AssertSqlSafe(sql))
-            .execute(&mut self.conn)
-            .await
-            .map_err(db("creating the history table"))?;
+        for sql in [
+            history_table_sql(DialectKind::Mysql, &self.config.table),
+            log_table_sql(DialectKind::Mysql, &self.config.table),
+        ] {
+            sqlx::raw_sql(AssertSqlSafe(sql))
+                .execute(&mut self.conn)
+                .await
+                .map_err(db("creating the history table"))?;
+        }
         Ok(())
+    }
+
+    async fn log(&mut self) -> Result<Option<Vec<LogEntry>>, ExecutorError> {
+        fetch_log(
+            &mut self.conn,
+            select_log_sql(DialectKind::Mysql, &self.config.table),
+        )
+        .await
+    }
+
+    /// History writes are DML, so they are one InnoDB transaction.
+    async fn change_history<T: Send>(
+        &mut self,
+        scope: Option<&[MigrationKey]>,
+        f: impl FnOnce(
+            &[HistoryRow],
+            Option<&LogEntry>,
+        ) -> Result<(Option<HistoryChange>, T), ExecutorError>
+        + Send,
+    ) -> Result<T, ExecutorError> {
+        self.sql("BEGIN", "starting a transaction").await?;
+        let result = async {
+            let history = fetch_history_of::<sqlx::MySql>(
+                &mut self.conn,
+                DialectKind::Mysql,
+                &self.config.table,
+                scope,
+            )
+            .await?;
+            let last = fetch_log(
+                &mut self.conn,
+                select_last_log_sql(DialectKind::Mysql, &self.config.table),
+            )
+            .await?
+            .and_then(|mut l| l.pop());
+            let (change, out) = f(&history, last.as_ref())?;
+            if let Some(change) = change {
+                write_change::<sqlx::MySql>(
+                    &mut self.conn,
+                    DialectKind::Mysql,
+                    &self.config.table,
+                    &change,
+                )
+                .await?;
+            }
+            Ok(out)
+        }
+        .await;
+        match result {
+            Ok(out) => {
+                self.sql("COMMIT", "committing the change of the history")
+                    .await?;
+                Ok(out)
+            }
+            Err(e) => {
+                let _ = self.sql("ROLLBACK", "rolling back").await;
+                Err(e)
+            }
+        }
     }
 
     /// `GET_LOCK`, waiting up to `lock_timeout` (whole seconds, rounded up).
@@ -522,7 +659,14 @@ impl Backend for MySqlBackend {
         on_event: &mut (dyn FnMut(Event) + Send),
     ) -> Result<(), ExecutorError> {
         // Under the lock: another process may have done this migration meanwhile.
-        let history = self.read_history().await?;
+        let keys = keys_of(m);
+        let history = fetch_history_of::<sqlx::MySql>(
+            &mut self.conn,
+            DialectKind::Mysql,
+            &self.config.table,
+            Some(&keys),
+        )
+        .await?;
         match direction {
             Direction::Forward => self.forward(m, &history, fake, on_event).await,
             Direction::Backward => self.backward(m, &history, fake, on_event).await,

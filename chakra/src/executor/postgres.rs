@@ -14,9 +14,14 @@ use sqlx::{AssertSqlSafe, Connection};
 
 use crate::data::Connection as StepConnection;
 
+use super::audit::{
+    HistoryChange, LogEntry, fetch_log, log_table_sql, run_change, select_last_log_sql,
+    select_log_sql, write_change,
+};
 use super::{
     Backend, Event, ExecutorConfig, ExecutorError, HISTORY_COLUMNS, HistoryRow, StatementFailure,
-    bind_history_values, db, done, fetch_history, history_table_sql, new_row, redact_url, run_step,
+    db, fetch_history, fetch_history_of, history_table_sql, is_applied, is_lock_timeout, keys_of,
+    redact_url, retry_pause, run_step,
 };
 use crate::dialect::{DialectKind, quote_ident};
 use crate::graph::MigrationKey;
@@ -59,13 +64,14 @@ impl PgBackend {
         if opts.get_application_name().is_none() {
             opts = opts.application_name("chakra");
         }
-        let conn =
+        let mut conn =
             PgConnection::connect_with(&opts)
                 .await
                 .map_err(|source| ExecutorError::Connect {
                     url: redacted.clone(),
                     source,
                 })?;
+        detect_dead_client(&mut conn).await;
         Ok(PgBackend {
             conn: Box::new(conn),
             opts: Box::new(opts),
@@ -120,6 +126,11 @@ impl PgBackend {
             .as_mut()
             .expect("the lock connection was just opened"))
     }
+
+    /// The migration connection (for reading the schema).
+    pub(crate) fn connection(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
 }
 
 impl Backend for PgBackend {
@@ -136,12 +147,65 @@ impl Backend for PgBackend {
     }
 
     async fn ensure_history_table(&mut self) -> Result<(), ExecutorError> {
-        let sql = history_table_sql(DialectKind::Postgres, &self.config.table);
-        sqlx::raw_sql(AssertSqlSafe(sql))
-            .execute(&mut *self.conn)
-            .await
-            .map_err(db("creating the history table"))?;
+        for sql in [
+            history_table_sql(DialectKind::Postgres, &self.config.table),
+            log_table_sql(DialectKind::Postgres, &self.config.table),
+        ] {
+            sqlx::raw_sql(AssertSqlSafe(sql))
+                .execute(&mut *self.conn)
+                .await
+                .map_err(db("creating the history table"))?;
+        }
         Ok(())
+    }
+
+    async fn log(&mut self) -> Result<Option<Vec<LogEntry>>, ExecutorError> {
+        if !self.history_exists().await? {
+            return Ok(None);
+        }
+        fetch_log(
+            &mut *self.conn,
+            select_log_sql(DialectKind::Postgres, &self.config.table),
+        )
+        .await
+    }
+
+    async fn change_history<T: Send>(
+        &mut self,
+        scope: Option<&[MigrationKey]>,
+        f: impl FnOnce(
+            &[HistoryRow],
+            Option<&LogEntry>,
+        ) -> Result<(Option<HistoryChange>, T), ExecutorError>
+        + Send,
+    ) -> Result<T, ExecutorError> {
+        let mut tx = self
+            .conn
+            .begin()
+            .await
+            .map_err(db("starting a transaction"))?;
+        let history = fetch_history_of::<sqlx::Postgres>(
+            &mut tx,
+            DialectKind::Postgres,
+            &self.config.table,
+            scope,
+        )
+        .await?;
+        let last = last_log(&mut tx, &self.config.table).await?;
+        let (change, out) = f(&history, last.as_ref())?;
+        if let Some(change) = change {
+            write_change::<sqlx::Postgres>(
+                &mut tx,
+                DialectKind::Postgres,
+                &self.config.table,
+                &change,
+            )
+            .await?;
+        }
+        tx.commit()
+            .await
+            .map_err(db("committing the change of the history"))?;
+        Ok(out)
     }
 
     /// Polls `pg_try_advisory_lock` every [`LOCK_POLL`] until it succeeds or `lock_timeout`
@@ -193,6 +257,8 @@ impl Backend for PgBackend {
         Ok(())
     }
 
+    /// Runs the migration; when its DDL times out waiting for a table lock, the transaction
+    /// is rolled back whole, so it is tried again (up to `lock_retries` times).
     async fn run_one(
         &mut self,
         m: &MigrationSql,
@@ -200,8 +266,37 @@ impl Backend for PgBackend {
         fake: bool,
         on_event: &mut (dyn FnMut(Event) + Send),
     ) -> Result<(), ExecutorError> {
+        let mut attempt = 0;
+        loop {
+            match self.run_once(m, direction, fake, on_event).await {
+                Err(ExecutorError::Statement(f))
+                    if attempt < self.config.lock_retries && is_lock_timeout(&f.source) =>
+                {
+                    attempt += 1;
+                    let pause = retry_pause(attempt);
+                    on_event(Event::Retrying {
+                        key: m.key.clone(),
+                        attempt,
+                        of: self.config.lock_retries,
+                        pause,
+                    });
+                    tokio::time::sleep(pause).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl PgBackend {
+    async fn run_once(
+        &mut self,
+        m: &MigrationSql,
+        direction: Direction,
+        fake: bool,
+        on_event: &mut (dyn FnMut(Event) + Send),
+    ) -> Result<(), ExecutorError> {
         let started = Instant::now();
-        let table = self.table();
         let set_lock_timeout = self.lock_timeout_sql();
         // sqlx's transaction rolls back if this future is dropped half-way.
         let mut tx = self
@@ -212,7 +307,7 @@ impl Backend for PgBackend {
         let outcome = in_transaction(
             &mut tx,
             &set_lock_timeout,
-            &table,
+            &self.config.table,
             m,
             direction,
             fake,
@@ -254,7 +349,7 @@ impl Backend for PgBackend {
 async fn in_transaction(
     conn: &mut PgConnection,
     set_lock_timeout: &str,
-    table: &str,
+    table_name: &str,
     m: &MigrationSql,
     direction: Direction,
     fake: bool,
@@ -265,9 +360,15 @@ async fn in_transaction(
         .execute(&mut *conn)
         .await
         .map_err(db("setting `lock_timeout`"))?;
-    let history = read_history(&mut *conn, table).await?;
-    let is_applied = done(&history).any(|k| *k == m.key);
-    if is_applied == (direction == Direction::Forward) {
+    let keys = keys_of(m);
+    let history = fetch_history_of::<sqlx::Postgres>(
+        &mut *conn,
+        DialectKind::Postgres,
+        table_name,
+        Some(&keys),
+    )
+    .await?;
+    if is_applied(&history, m) == (direction == Direction::Forward) {
         return Ok(None);
     }
     on_event(Event::Started {
@@ -288,14 +389,21 @@ async fn in_transaction(
         }
     }
     let elapsed = started.elapsed();
-    match direction {
-        Direction::Forward => {
-            let row = new_row(m, history.last(), elapsed);
-            insert_row(conn, table, &row).await?;
-        }
-        Direction::Backward => delete_row(conn, table, &m.key).await?,
-    }
+    let last = last_log(&mut *conn, table_name).await?;
+    let change = run_change(m, &history, last.as_ref(), direction, fake, elapsed);
+    write_change::<sqlx::Postgres>(conn, DialectKind::Postgres, table_name, &change).await?;
     Ok(Some(elapsed))
+}
+
+/// Asks the server to check every second, while a statement runs, that this client is still
+/// there (PostgreSQL 14+). Without it a migrator killed in the middle of a long statement
+/// leaves its server process running that statement, holding its table locks, until the
+/// statement ends; with it the server notices, rolls the migration back and releases them.
+/// Older servers do not know the setting; nothing else depends on it.
+async fn detect_dead_client(conn: &mut PgConnection) {
+    let _ = sqlx::raw_sql("SET client_connection_check_interval = '1s'")
+        .execute(conn)
+        .await;
 }
 
 /// The advisory lock key: the first 8 bytes of SHA-256 over the database, the current schema
@@ -327,38 +435,9 @@ async fn read_history(
     .await
 }
 
-async fn insert_row(
-    conn: &mut PgConnection,
-    table: &str,
-    row: &HistoryRow,
-) -> Result<(), ExecutorError> {
-    let sql = format!(
-        "INSERT INTO {table} ({HISTORY_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-    );
-    let query = sqlx::query(AssertSqlSafe(sql))
-        .bind(&row.key.app)
-        .bind(&row.key.id);
-    bind_history_values(query, row)
-        .execute(conn)
-        .await
-        .map_err(db("recording the migration in the history"))?;
-    Ok(())
-}
-
-async fn delete_row(
-    conn: &mut PgConnection,
-    table: &str,
-    key: &MigrationKey,
-) -> Result<(), ExecutorError> {
-    let sql = format!("DELETE FROM {table} WHERE \"app\" = $1 AND \"id\" = $2");
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(&key.app)
-        .bind(&key.id)
-        .execute(conn)
-        .await
-        .map_err(db("removing the migration from the history"))?;
-    Ok(())
+async fn last_log(conn: &mut PgConnection, table: &str) -> Result<Option<LogEntry>, ExecutorError> {
+    let log = fetch_log(conn, select_last_log_sql(DialectKind::Postgres, table)).await?;
+    Ok(log.and_then(|mut l| l.pop()))
 }
 
 #[cfg(test)]

@@ -11,9 +11,14 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 
 use crate::data::Connection as StepConnection;
 
+use super::audit::{
+    HistoryChange, LogEntry, fetch_log, log_table_sql, run_change, select_last_log_sql,
+    select_log_sql, write_change,
+};
 use super::{
     Backend, Event, ExecutorConfig, ExecutorError, HISTORY_COLUMNS, HistoryRow, StatementFailure,
-    bind_history_values, db, done, fetch_history, history_table_sql, new_row, redact_url, run_step,
+    db, fetch_history, fetch_history_of, history_table_sql, is_applied, keys_of, redact_url,
+    run_step,
 };
 use crate::dialect::{DialectKind, quote_ident};
 use crate::graph::MigrationKey;
@@ -74,7 +79,6 @@ impl SqliteBackend {
         fake: bool,
         on_event: &mut (dyn FnMut(Event) + Send),
     ) -> Result<(), ExecutorError> {
-        let table = self.table();
         let fk_off = m.rebuilds_table && !fake;
         if fk_off {
             // Cannot be changed inside a transaction; see the SQLite table rebuild procedure.
@@ -83,9 +87,7 @@ impl SqliteBackend {
                 .await
                 .map_err(db("disabling foreign keys for a table rebuild"))?;
         }
-        let result = self
-            .run_in_transaction(m, direction, fake, &table, on_event)
-            .await;
+        let result = self.run_in_transaction(m, direction, fake, on_event).await;
         if fk_off {
             sqlx::raw_sql("PRAGMA foreign_keys = ON")
                 .execute(&mut self.conn)
@@ -100,21 +102,27 @@ impl SqliteBackend {
         m: &MigrationSql,
         direction: Direction,
         fake: bool,
-        table: &str,
         on_event: &mut (dyn FnMut(Event) + Send),
     ) -> Result<(), ExecutorError> {
         let started = Instant::now();
         begin_immediate(&mut self.conn, self.config.lock_timeout).await?;
         // Under the lock: another process may have done this migration meanwhile.
-        let history = match read_history(&mut self.conn, table).await {
+        let keys = keys_of(m);
+        let history = match fetch_history_of::<sqlx::Sqlite>(
+            &mut self.conn,
+            DialectKind::Sqlite,
+            &self.config.table,
+            Some(&keys),
+        )
+        .await
+        {
             Ok(h) => h,
             Err(e) => {
                 rollback(&mut self.conn).await;
                 return Err(e);
             }
         };
-        let is_applied = done(&history).any(|k| *k == m.key);
-        if is_applied == (direction == Direction::Forward) {
+        if is_applied(&history, m) == (direction == Direction::Forward) {
             rollback(&mut self.conn).await;
             on_event(Event::Skipped { key: m.key.clone() });
             return Ok(());
@@ -144,14 +152,18 @@ impl SqliteBackend {
             }
         }
         let elapsed = started.elapsed();
-        let record = match direction {
-            Direction::Forward => {
-                let row = new_row(m, history.last(), elapsed);
-                insert_row(&mut self.conn, table, &row).await
-            }
-            Direction::Backward => delete_row(&mut self.conn, table, &m.key).await,
+        let record = async {
+            let last = last_log(&mut self.conn, &self.config.table).await?;
+            let change = run_change(m, &history, last.as_ref(), direction, fake, elapsed);
+            write_change::<sqlx::Sqlite>(
+                &mut self.conn,
+                DialectKind::Sqlite,
+                &self.config.table,
+                &change,
+            )
+            .await
         };
-        if let Err(e) = record {
+        if let Err(e) = record.await {
             rollback(&mut self.conn).await;
             return Err(e);
         }
@@ -183,12 +195,71 @@ impl Backend for SqliteBackend {
     }
 
     async fn ensure_history_table(&mut self) -> Result<(), ExecutorError> {
-        let sql = history_table_sql(DialectKind::Sqlite, &self.config.table);
-        sqlx::raw_sql(AssertSqlSafe(sql))
-            .execute(&mut self.conn)
-            .await
-            .map_err(db("creating the history table"))?;
+        for sql in [
+            history_table_sql(DialectKind::Sqlite, &self.config.table),
+            log_table_sql(DialectKind::Sqlite, &self.config.table),
+        ] {
+            sqlx::raw_sql(AssertSqlSafe(sql))
+                .execute(&mut self.conn)
+                .await
+                .map_err(db("creating the history table"))?;
+        }
         Ok(())
+    }
+
+    async fn log(&mut self) -> Result<Option<Vec<LogEntry>>, ExecutorError> {
+        fetch_log(
+            &mut self.conn,
+            select_log_sql(DialectKind::Sqlite, &self.config.table),
+        )
+        .await
+    }
+
+    async fn change_history<T: Send>(
+        &mut self,
+        scope: Option<&[MigrationKey]>,
+        f: impl FnOnce(
+            &[HistoryRow],
+            Option<&LogEntry>,
+        ) -> Result<(Option<HistoryChange>, T), ExecutorError>
+        + Send,
+    ) -> Result<T, ExecutorError> {
+        begin_immediate(&mut self.conn, self.config.lock_timeout).await?;
+        let result = async {
+            let history = fetch_history_of::<sqlx::Sqlite>(
+                &mut self.conn,
+                DialectKind::Sqlite,
+                &self.config.table,
+                scope,
+            )
+            .await?;
+            let last = last_log(&mut self.conn, &self.config.table).await?;
+            let (change, out) = f(&history, last.as_ref())?;
+            if let Some(change) = change {
+                write_change::<sqlx::Sqlite>(
+                    &mut self.conn,
+                    DialectKind::Sqlite,
+                    &self.config.table,
+                    &change,
+                )
+                .await?;
+            }
+            Ok(out)
+        }
+        .await;
+        match result {
+            Ok(out) => {
+                sqlx::raw_sql("COMMIT")
+                    .execute(&mut self.conn)
+                    .await
+                    .map_err(db("committing the change of the history"))?;
+                Ok(out)
+            }
+            Err(e) => {
+                rollback(&mut self.conn).await;
+                Err(e)
+            }
+        }
     }
 
     /// Nothing to take here: each migration's `BEGIN IMMEDIATE` is the lock.
@@ -264,35 +335,10 @@ async fn read_history(
     .await
 }
 
-async fn insert_row(
+async fn last_log(
     conn: &mut SqliteConnection,
     table: &str,
-    row: &HistoryRow,
-) -> Result<(), ExecutorError> {
-    let sql = format!(
-        "INSERT INTO {table} ({HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    );
-    let query = sqlx::query(AssertSqlSafe(sql))
-        .bind(&row.key.app)
-        .bind(&row.key.id);
-    bind_history_values(query, row)
-        .execute(conn)
-        .await
-        .map_err(db("recording the migration in the history"))?;
-    Ok(())
-}
-
-async fn delete_row(
-    conn: &mut SqliteConnection,
-    table: &str,
-    key: &MigrationKey,
-) -> Result<(), ExecutorError> {
-    let sql = format!("DELETE FROM {table} WHERE \"app\" = ? AND \"id\" = ?");
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(&key.app)
-        .bind(&key.id)
-        .execute(conn)
-        .await
-        .map_err(db("removing the migration from the history"))?;
-    Ok(())
+) -> Result<Option<LogEntry>, ExecutorError> {
+    let log = fetch_log(conn, select_last_log_sql(DialectKind::Sqlite, table)).await?;
+    Ok(log.and_then(|mut l| l.pop()))
 }
