@@ -303,6 +303,11 @@ fn print_make(cfg: &Config, args: &MakeArgs, outcome: &MakeOutcome, out: &Output
         for op in &m.migration.operations {
             out.line(&format!("    {op}"));
         }
+        if !m.migration.migration.atomic {
+            out.line(
+                "    not atomic (atomic = false): online operations run outside a transaction;                  on PostgreSQL each operation commits on its own and an interrupted run resumes",
+            );
+        }
         for (op, why) in &m.data_loss {
             out.line(&out.paint(
                 Style::Yellow,
@@ -455,10 +460,17 @@ fn print_dry_run(
     let id = |s: &str| chakra::dialect::quote_ident(dialect, s);
     let t = id(table);
     let sqlite = dialect == DialectKind::Sqlite;
-    // MySQL/MariaDB commit DDL at once: each operation runs on its own, followed by the
-    // update of the migration's progress (see docs/databases.md).
-    let per_operation = dialect == DialectKind::Mysql;
     for m in plan {
+        // MySQL/MariaDB commit DDL at once, and a PostgreSQL migration with `atomic = false`
+        // has online operations: each operation runs on its own, followed by the update of
+        // the migration's progress (see docs/databases.md). On PostgreSQL each runs in a
+        // transaction of its own, except online ones, whose statements commit one by one.
+        let per_operation = match dialect {
+            DialectKind::Mysql => true,
+            DialectKind::Postgres => !m.atomic,
+            DialectKind::Sqlite => false,
+        };
+        let step_transactions = per_operation && dialect == DialectKind::Postgres;
         let forward = direction == Direction::Forward;
         out.always(&format!(
             "-- {} ({})",
@@ -490,6 +502,10 @@ fn print_dry_run(
         }
         for (i, step) in m.steps.iter().enumerate() {
             out.always(&format!("-- {}", step.description));
+            let in_transaction = step_transactions && !step.outside_transaction;
+            if in_transaction {
+                out.always("BEGIN;");
+            }
             for s in &step.statements {
                 out.always(&format!("{s};"));
             }
@@ -504,6 +520,9 @@ fn print_dry_run(
                     id("progress"),
                     i + 1
                 ));
+            }
+            if in_transaction {
+                out.always("COMMIT;");
             }
         }
         if sqlite && m.rebuilds_table {

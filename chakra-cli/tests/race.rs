@@ -1,5 +1,6 @@
 //! Sixteen `chakra migrate apply` processes started at once against the same database, on every
-//! engine: every process exits 0 and every migration is recorded exactly once.
+//! engine, one of the migrations building an index online (concurrently, outside a transaction
+//! on PostgreSQL): every process exits 0 and every migration is recorded exactly once.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -21,8 +22,26 @@ fn blog_project() -> tempfile::TempDir {
         }
         std::fs::copy(&path, to.join(name)).expect("copy");
     }
+    // An online index (CREATE INDEX CONCURRENTLY on PostgreSQL, outside any transaction):
+    // its migration runs step by step, and must still run exactly once.
+    std::fs::write(to.join("0003_posts_status_idx.toml"), ONLINE_INDEX).expect("write");
     dir
 }
+
+const ONLINE_INDEX: &str = r#"[migration]
+id = "0003_posts_status_idx"
+app = "default"
+dependencies = ["0002_add_post_status"]
+atomic = false
+
+[[operations]]
+type = "CreateIndex"
+model = "Post"
+table = "posts"
+name = "posts_status_idx"
+fields = ["status"]
+online = true
+"#;
 
 matrix_test!(
     sixteen_processes_racing_apply_each_apply_every_migration_once,
@@ -53,8 +72,8 @@ matrix_test!(
             applied_lines += stdout.matches("... done (").count();
         }
         assert_eq!(
-            applied_lines, 2,
-            "each of the two migrations is run by exactly one process"
+            applied_lines, 3,
+            "each of the three migrations is run by exactly one process"
         );
         let rows = db
             .rows("SELECT id FROM _chakra_migrations ORDER BY seq")
@@ -63,11 +82,18 @@ matrix_test!(
             .iter()
             .map(|r| r[0].clone().unwrap_or_default())
             .collect();
-        assert_eq!(ids, ["0001_initial", "0002_add_post_status"]);
+        assert_eq!(
+            ids,
+            [
+                "0001_initial",
+                "0002_add_post_status",
+                "0003_posts_status_idx"
+            ]
+        );
         // One audit log entry per migration, and a chain that verifies.
         let mut exec = db.executor().await;
         let log = exec.log().await.expect("log").expect("a log");
-        assert_eq!(log.len(), 2, "{log:?}");
+        assert_eq!(log.len(), 3, "{log:?}");
         assert_eq!(
             exec.verify_history().await.expect("verify").problems,
             vec![]

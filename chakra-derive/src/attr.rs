@@ -46,6 +46,7 @@ pub const CONTAINER_KEYS: &[&str] = &[
     "renamed_from",
     "unique_together",
     "check",
+    "online",
 ];
 
 /// The keys accepted inside a struct-level `index(...)`.
@@ -184,6 +185,8 @@ pub struct Container {
     pub app: Attr<LitStr>,
     /// `renamed_from = "OldName"`
     pub renamed_from: Attr<LitStr>,
+    /// `online`
+    pub online: Flag,
     /// Every `index(...)`, in declaration order.
     pub indexes: Vec<Index>,
     /// Every `unique_together(...)` and `check(...)`, in declaration order.
@@ -303,6 +306,7 @@ impl Container {
             table: Attr::none("table"),
             app: Attr::none("app"),
             renamed_from: Attr::none("renamed_from"),
+            online: Attr::none("online"),
             indexes: Vec::new(),
             constraints: Vec::new(),
         };
@@ -314,6 +318,7 @@ impl Container {
                 "renamed_from" => {
                     set_str(cx, &meta, &mut c.renamed_from, "renamed_from = \"OldName\"")?
                 }
+                "online" => flag(cx, &meta, &mut c.online)?,
                 "index" => {
                     if let Some(index) = parse_index(cx, &meta)? {
                         c.indexes.push(index);

@@ -39,6 +39,7 @@ fn model(cont: &Container) -> TokenStream {
     let indexes = cont.attrs.indexes.iter().map(index_meta);
     let constraints = cont.attrs.constraints.iter().map(constraint_meta);
     let renamed_from = option(cont.attrs.renamed_from.get().map(|s| s.value()));
+    let online = cont.attrs.online.is_set();
     quote! {
         #[automatically_derived]
         impl ::chakra::Model for #ident {
@@ -51,6 +52,7 @@ fn model(cont: &Container) -> TokenStream {
                     indexes: &[#(#indexes),*],
                     constraints: &[#(#constraints),*],
                     renamed_from: #renamed_from,
+                    online: #online,
                     module_path: ::core::module_path!(),
                 };
                 &META

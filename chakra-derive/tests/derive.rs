@@ -89,7 +89,7 @@ pub struct Post {
 /// table name.
 #[derive(Model)]
 #[chakra(app = "blog")]
-#[chakra(renamed_from = "PostTag")]
+#[chakra(renamed_from = "PostTag", online)]
 pub struct BlogPostTag {
     #[chakra(primary_key)]
     #[chakra(foreign_key = Post)]
@@ -226,6 +226,7 @@ fn user_metadata() {
     assert_eq!(meta.app, "default");
     assert_eq!(meta.table, "users");
     assert_eq!(meta.renamed_from, None);
+    assert!(!meta.online);
     assert_eq!(meta.module_path, "derive");
     assert!(meta.indexes.is_empty());
     let names: Vec<_> = meta.fields.iter().map(|f| f.name).collect();
@@ -345,6 +346,7 @@ fn composite_primary_key_and_default_table() {
     assert_eq!(meta.table, "blog_post_tag");
     assert_eq!(meta.app, "blog");
     assert_eq!(meta.renamed_from, Some("PostTag"));
+    assert!(meta.online);
     let pk: Vec<_> = meta
         .fields
         .iter()

@@ -38,13 +38,17 @@ use crate::state::{
     ProjectState,
 };
 
-/// Rename hints from `#[chakra(renamed_from = "...")]` on models and fields.
+/// What the models say beyond their schema: rename hints from
+/// `#[chakra(renamed_from = "...")]` on models and fields, and the models marked
+/// `#[chakra(online)]`, whose existing tables are changed without long locks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Hints {
     /// `(app, new model name)` -> old model name.
     pub models: BTreeMap<ModelKey, String>,
     /// `((app, model), new field name)` -> old field name.
     pub fields: BTreeMap<(ModelKey, String), String>,
+    /// Models marked `#[chakra(online)]` (by their new name).
+    pub online: BTreeSet<ModelKey>,
 }
 
 impl Hints {
@@ -55,6 +59,9 @@ impl Hints {
             let key = (m.app.to_owned(), m.name.to_owned());
             if let Some(old) = m.renamed_from {
                 hints.models.insert(key.clone(), old.to_owned());
+            }
+            if m.online {
+                hints.online.insert(key.clone());
             }
             for f in m.fields {
                 if let Some(old) = f.renamed_from {
@@ -180,6 +187,8 @@ pub fn detect_with(
     }
     let from = &from;
     let mut push = |app: &str, op: Operation| out.entry(app.to_owned()).or_default().push(op);
+    // `#[chakra(online)]`: operations on the model's existing table avoid long locks.
+    let online = |m: &ModelState| hints.online.contains(&key(m));
 
     let created: Vec<&ModelState> = to
         .models
@@ -217,6 +226,7 @@ pub fn detect_with(
                         model: m.name.clone(),
                         table: m.table.clone(),
                         name: idx.name.clone(),
+                        online: false,
                     }),
                 );
             }
@@ -247,6 +257,7 @@ pub fn detect_with(
                         model: old.name.clone(),
                         table: old.table.clone(),
                         name: idx.name.clone(),
+                        online: online(new),
                     }),
                 );
             }
@@ -292,6 +303,8 @@ pub fn detect_with(
         for f in &new.fields {
             if old.field(&f.name).is_none() {
                 let mut op = FieldOperation::new(new, f);
+                // Only a foreign key makes adding a column slow to lock (its validation).
+                op.online = online(new) && f.foreign_key.is_some();
                 if f.needs_value() {
                     op.fill = questioner.one_off_default(&new.app, &new.name, &new.table, f, false);
                     if op.fill.is_none() {
@@ -364,15 +377,14 @@ pub fn detect_with(
             if old.and_then(|o| o.index(&idx.name)) != Some(idx)
                 && !renamed_indexes.contains(&(key(new), idx.name.clone()))
             {
+                // A new table is empty: only an existing one is worth building online.
                 creates.push((
                     &new.app,
-                    Operation::CreateIndex(IndexOperation {
-                        model: new.name.clone(),
-                        table: new.table.clone(),
-                        name: idx.name.clone(),
-                        fields: idx.fields.clone(),
-                        unique: idx.unique,
-                    }),
+                    Operation::CreateIndex(IndexOperation::new(
+                        new,
+                        idx,
+                        old.is_some() && online(new),
+                    )),
                 ));
             }
         }
@@ -385,10 +397,9 @@ pub fn detect_with(
     for (old, new) in new_models {
         for c in &new.constraints {
             if old.and_then(|o| o.constraint(&c.name)) != Some(c) {
-                creates.push((
-                    &new.app,
-                    Operation::AddConstraint(AddConstraint::new(new, c)),
-                ));
+                let mut op = AddConstraint::new(new, c);
+                op.online = old.is_some() && online(new);
+                creates.push((&new.app, Operation::AddConstraint(op)));
             }
         }
     }

@@ -191,6 +191,24 @@ impl Migration {
                     i + 1
                 )));
             }
+            if op.is_online() && migration.migration.atomic {
+                return Err(fail(format!(
+                    "operation {} ({op}) is online (`online = true`), which PostgreSQL cannot run \
+                     inside a transaction: set `atomic = false` under [migration], or remove \
+                     `online = true`",
+                    i + 1
+                )));
+            }
+            if let Operation::AlterField(f) = op
+                && f.online
+            {
+                return Err(fail(format!(
+                    "operation {} ({op}): AlterField cannot be online; only CreateIndex, \
+                     DropIndex, AddConstraint and AddField (a foreign key) can. Remove \
+                     `online = true`",
+                    i + 1
+                )));
+            }
             if let Operation::RunRust(r) = op
                 && (r.forward.trim().is_empty()
                     || r.reverse.as_deref().is_some_and(|f| f.trim().is_empty()))
@@ -399,6 +417,59 @@ name = "posts_old"
         );
         let err = Migration::parse(Path::new("m.toml"), &both).unwrap_err();
         assert!(err.to_string().contains("exactly one of"), "{err}");
+    }
+
+    const ONLINE_INDEX: &str = r#"[migration]
+id = "0002_posts_views_idx"
+app = "default"
+dependencies = ["0001_initial"]
+atomic = false
+
+[[operations]]
+type = "CreateIndex"
+model = "Post"
+table = "posts"
+name = "posts_views_idx"
+fields = ["views"]
+online = true
+"#;
+
+    #[test]
+    fn online_operations_need_a_migration_that_is_not_atomic() {
+        let m = Migration::parse(Path::new("m.toml"), ONLINE_INDEX).expect("valid");
+        assert!(m.operations[0].is_online() && !m.migration.atomic);
+        assert_eq!(
+            m,
+            Migration::parse(Path::new("m.toml"), &m.to_toml()).expect("valid")
+        );
+
+        let atomic = ONLINE_INDEX.replace("atomic = false\n", "");
+        let err = Migration::parse(Path::new("m.toml"), &atomic).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "operation 1 (+ CreateIndex posts_views_idx on Post (views) (online)) is online"
+            ) && err.to_string().contains("set `atomic = false`"),
+            "{err}"
+        );
+
+        let alter = r#"[migration]
+id = "0002_alter"
+app = "default"
+atomic = false
+
+[[operations]]
+type = "AlterField"
+model = "Post"
+table = "posts"
+name = "views"
+field_type = "BigInteger"
+online = true
+"#;
+        let err = Migration::parse(Path::new("m.toml"), alter).unwrap_err();
+        assert!(
+            err.to_string().contains("AlterField cannot be online"),
+            "{err}"
+        );
     }
 
     #[test]

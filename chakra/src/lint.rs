@@ -215,12 +215,11 @@ pub static RULES: &[Rule] = &[
         title: "an index is created on an existing table without CONCURRENTLY",
         why: "PostgreSQL's CREATE INDEX holds a SHARE lock while it reads the whole table: \
               inserts, updates and deletes wait until the index is built, minutes on a large \
-              table. Chakra runs each PostgreSQL migration in a transaction, where CREATE INDEX \
-              CONCURRENTLY is not allowed.",
-        instead: "Fine for small tables. For a large, busy table keep the CreateIndex alone in \
-                  its migration, build the index by hand with `CREATE INDEX CONCURRENTLY <name> \
-                  ON <table> (...)` under the same name, then record the migration without \
-                  running it: `migrate apply --fake <id>`.",
+              table.",
+        instead: "Fine for small tables. For a large, busy table mark the model \
+                  `#[chakra(online)]` before making the migration: the index is then built \
+                  with CREATE INDEX CONCURRENTLY (writes go on) in a migration with \
+                  `atomic = false`.",
     },
     Rule {
         code: "CH302",
@@ -231,9 +230,10 @@ pub static RULES: &[Rule] = &[
         why: "PostgreSQL builds the unique index of ADD CONSTRAINT ... UNIQUE (or ADD PRIMARY \
               KEY, or a new UNIQUE column) under an ACCESS EXCLUSIVE lock: reads and writes of \
               the table wait until every row is indexed.",
-        instead: "For a large table, build the index by hand with `CREATE UNIQUE INDEX \
-                  CONCURRENTLY`, attach it with `ALTER TABLE ... ADD CONSTRAINT <name> UNIQUE \
-                  USING INDEX <index>`, and record the migration with `migrate apply --fake <id>`.",
+        instead: "For a large table, mark the model `#[chakra(online)]`: a UNIQUE constraint is \
+                  then built as a unique index CONCURRENTLY and attached with `ADD CONSTRAINT \
+                  ... UNIQUE USING INDEX`. A new UNIQUE column or primary key has no online \
+                  form: add the column plain, then the constraint (`unique_together`) online.",
     },
     Rule {
         code: "CH303",
@@ -244,9 +244,9 @@ pub static RULES: &[Rule] = &[
         why: "Adding a FOREIGN KEY constraint takes a SHARE ROW EXCLUSIVE lock on both the table \
               and the referenced table and checks every row while holding it: writes to both \
               tables wait.",
-        instead: "For large tables, add the constraint by hand as `... NOT VALID` (instant), \
-                  validate it with `ALTER TABLE ... VALIDATE CONSTRAINT` (which lets writes \
-                  through), and record the migration with `migrate apply --fake <id>`.",
+        instead: "For large tables, mark the model `#[chakra(online)]`: the foreign key is then \
+                  added `NOT VALID` (a moment's lock) and validated in a transaction of its own \
+                  with `VALIDATE CONSTRAINT`, which lets writes through.",
     },
     Rule {
         code: "CH304",
@@ -256,9 +256,9 @@ pub static RULES: &[Rule] = &[
         title: "a CHECK constraint is validated on an existing table",
         why: "ADD CONSTRAINT ... CHECK takes an ACCESS EXCLUSIVE lock and checks every row while \
               holding it: reads and writes of the table wait.",
-        instead: "For a large table, add the constraint by hand as `... NOT VALID`, validate it \
-                  with `ALTER TABLE ... VALIDATE CONSTRAINT` (which lets reads and writes \
-                  through), and record the migration with `migrate apply --fake <id>`.",
+        instead: "For a large table, mark the model `#[chakra(online)]`: the constraint is then \
+                  added `NOT VALID` and validated with `VALIDATE CONSTRAINT` in a transaction of \
+                  its own, which lets reads and writes through.",
     },
     Rule {
         code: "CH305",
@@ -724,7 +724,7 @@ fn check_existing(cx: &mut Check<'_>, app: &str, op: &Operation, state: &Project
         }
         Operation::AddField(a) => {
             let field = a.field();
-            check_add_field(cx, &a.table, &field, a.fill.is_some());
+            check_add_field(cx, &a.table, &field, a.fill.is_some(), a.online);
         }
         Operation::AlterField(a) => {
             if let Some(old) = state.model(app, &a.model).and_then(|m| m.field(&a.name)) {
@@ -779,14 +779,16 @@ fn check_existing(cx: &mut Check<'_>, app: &str, op: &Operation, state: &Project
             }
         }
         Operation::CreateIndex(c) => {
-            cx.push(
-                "CH301",
-                Some(c.table.clone()),
-                format!(
-                    "creates index `{}` on existing table `{}` without CONCURRENTLY",
-                    c.name, c.table
-                ),
-            );
+            if !c.online {
+                cx.push(
+                    "CH301",
+                    Some(c.table.clone()),
+                    format!(
+                        "creates index `{}` on existing table `{}` without CONCURRENTLY",
+                        c.name, c.table
+                    ),
+                );
+            }
             if c.unique {
                 cx.push(
                     "CH403",
@@ -800,14 +802,16 @@ fn check_existing(cx: &mut Check<'_>, app: &str, op: &Operation, state: &Project
         }
         Operation::AddConstraint(a) => match &a.kind {
             crate::state::ConstraintKind::Unique { fields } => {
-                cx.push(
-                    "CH302",
-                    Some(a.table.clone()),
-                    format!(
-                        "adds UNIQUE constraint `{}` to existing table `{}`",
-                        a.name, a.table
-                    ),
-                );
+                if !a.online {
+                    cx.push(
+                        "CH302",
+                        Some(a.table.clone()),
+                        format!(
+                            "adds UNIQUE constraint `{}` to existing table `{}`",
+                            a.name, a.table
+                        ),
+                    );
+                }
                 cx.push(
                     "CH403",
                     Some(a.table.clone()),
@@ -820,14 +824,16 @@ fn check_existing(cx: &mut Check<'_>, app: &str, op: &Operation, state: &Project
                 );
             }
             crate::state::ConstraintKind::Check { expr } => {
-                cx.push(
-                    "CH304",
-                    Some(a.table.clone()),
-                    format!(
-                        "adds CHECK constraint `{}` to existing table `{}`",
-                        a.name, a.table
-                    ),
-                );
+                if !a.online {
+                    cx.push(
+                        "CH304",
+                        Some(a.table.clone()),
+                        format!(
+                            "adds CHECK constraint `{}` to existing table `{}`",
+                            a.name, a.table
+                        ),
+                    );
+                }
                 cx.push(
                     "CH404",
                     Some(a.table.clone()),
@@ -852,7 +858,15 @@ fn check_existing(cx: &mut Check<'_>, app: &str, op: &Operation, state: &Project
     }
 }
 
-fn check_add_field(cx: &mut Check<'_>, table: &str, field: &FieldState, has_fill: bool) {
+/// `online`: the operation is online, so PostgreSQL adds its foreign key `NOT VALID` and
+/// validates it without blocking writes.
+fn check_add_field(
+    cx: &mut Check<'_>,
+    table: &str,
+    field: &FieldState,
+    has_fill: bool,
+    online: bool,
+) {
     let column = field.column();
     let object = || column_object(table, column);
     let volatile = field.db_default.as_deref().and_then(volatile_function);
@@ -904,14 +918,16 @@ fn check_add_field(cx: &mut Check<'_>, table: &str, field: &FieldState, has_fill
     }
     let mut copies = Vec::new();
     if let Some(fk) = &field.foreign_key {
-        cx.push(
-            "CH303",
-            object(),
-            format!(
-                "adds foreign key `{table}`.`{column}` -> `{}`.`{}`: both tables are locked while it is checked",
-                fk.table, fk.column
-            ),
-        );
+        if !online {
+            cx.push(
+                "CH303",
+                object(),
+                format!(
+                    "adds foreign key `{table}`.`{column}` -> `{}`.`{}`: both tables are locked while it is checked",
+                    fk.table, fk.column
+                ),
+            );
+        }
         if shared_value {
             cx.push(
                 "CH405",
@@ -1880,6 +1896,51 @@ unique = true
             &[DialectKind::Mysql, DialectKind::Sqlite],
         );
         assert_eq!(codes(&f), Vec::<&str>::new());
+    }
+
+    /// `#[chakra(online)]`: PostgreSQL builds the index concurrently and validates the
+    /// constraints and the foreign key without blocking writes, so the locking rules of
+    /// PostgreSQL stay quiet; what the existing rows may break is still said.
+    #[test]
+    fn online_operations_take_no_long_locks_on_postgres() {
+        let f = lint_for(
+            r#"atomic = false
+
+[[operations]]
+type = "CreateIndex"
+model = "User"
+table = "users"
+name = "users_email_idx"
+fields = ["email"]
+unique = true
+online = true
+
+[[operations]]
+type = "AddConstraint"
+model = "User"
+table = "users"
+name = "users_email_not_empty"
+check = "email <> ''"
+online = true
+
+[[operations]]
+type = "AddField"
+model = "User"
+table = "users"
+name = "invited_by"
+field_type = "BigInteger"
+nullable = true
+online = true
+
+[operations.foreign_key]
+app = "default"
+model = "User"
+table = "users"
+column = "id"
+"#,
+            &[DialectKind::Postgres],
+        );
+        assert_eq!(codes(&f), ["CH403", "CH404"]);
     }
 
     #[test]

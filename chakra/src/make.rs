@@ -311,7 +311,8 @@ pub fn make_with(
                 created_at: Some(created_at.clone()),
                 dependencies,
                 description: describe_ops(ops),
-                atomic: true,
+                // Online operations cannot run inside a transaction on PostgreSQL.
+                atomic: !ops.iter().any(Operation::is_online),
                 replaces: Vec::new(),
                 format: FORMAT_VERSION,
             },

@@ -35,6 +35,10 @@ pub struct ModelMeta {
     pub constraints: &'static [ConstraintMeta],
     /// A previous name of the model (`#[chakra(renamed_from = "...")]`).
     pub renamed_from: Option<&'static str>,
+    /// `#[chakra(online)]`: the table is large or busy, so changes to it once it exists avoid
+    /// long locks (indexes built concurrently, constraints validated separately), in
+    /// migrations that are not one transaction.
+    pub online: bool,
     /// `module_path!()` of the declaration, used in error messages.
     pub module_path: &'static str,
 }

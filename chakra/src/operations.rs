@@ -97,9 +97,26 @@ pub struct IndexOperation {
     /// A unique index.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unique: bool,
+    /// Built without blocking writes to the table (`CREATE INDEX CONCURRENTLY` on PostgreSQL,
+    /// `ALGORITHM=INPLACE, LOCK=NONE` on MySQL/MariaDB), for a model marked
+    /// `#[chakra(online)]`. Needs a migration with `atomic = false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub online: bool,
 }
 
 impl IndexOperation {
+    /// The operation that creates `index` on `model`.
+    pub fn new(model: &ModelState, index: &IndexState, online: bool) -> Self {
+        IndexOperation {
+            model: model.name.clone(),
+            table: model.table.clone(),
+            name: index.name.clone(),
+            fields: index.fields.clone(),
+            unique: index.unique,
+            online,
+        }
+    }
+
     /// The index this operation creates.
     pub fn index(&self) -> IndexState {
         IndexState {
@@ -120,6 +137,10 @@ pub struct IndexRef {
     pub table: String,
     /// The index name.
     pub name: String,
+    /// Dropped without blocking the table (`DROP INDEX CONCURRENTLY` on PostgreSQL,
+    /// `ALGORITHM=INPLACE, LOCK=NONE` on MySQL/MariaDB). Needs `atomic = false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub online: bool,
 }
 
 /// `AddConstraint`: a named UNIQUE or CHECK constraint on an existing table. In files the key
@@ -135,6 +156,11 @@ pub struct AddConstraint {
     pub name: String,
     /// What the constraint enforces.
     pub kind: ConstraintKind,
+    /// Added without a long lock on a table that holds rows, for a model marked
+    /// `#[chakra(online)]`: on PostgreSQL a CHECK is added `NOT VALID` and then validated, a
+    /// UNIQUE constraint is built as a unique index `CONCURRENTLY` first, each step in a
+    /// transaction of its own. Needs `atomic = false`.
+    pub online: bool,
 }
 
 impl AddConstraint {
@@ -145,6 +171,7 @@ impl AddConstraint {
             table: model.table.clone(),
             name: constraint.name.clone(),
             kind: constraint.kind.clone(),
+            online: false,
         }
     }
 
@@ -168,6 +195,8 @@ struct AddConstraintFile {
     unique: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     check: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    online: bool,
 }
 
 impl TryFrom<AddConstraintFile> for AddConstraint {
@@ -180,6 +209,7 @@ impl TryFrom<AddConstraintFile> for AddConstraint {
             table: f.table,
             name: f.name,
             kind,
+            online: f.online,
         })
     }
 }
@@ -193,6 +223,7 @@ impl From<AddConstraint> for AddConstraintFile {
             name: a.name,
             unique,
             check,
+            online: a.online,
         }
     }
 }
@@ -298,6 +329,18 @@ impl RunSql {
 }
 
 impl Operation {
+    /// Whether the operation avoids long locks (`online = true`): it then runs outside a
+    /// transaction, so its migration must have `atomic = false`.
+    pub fn is_online(&self) -> bool {
+        match self {
+            Operation::CreateIndex(i) => i.online,
+            Operation::DropIndex(i) => i.online,
+            Operation::AddConstraint(c) => c.online,
+            Operation::AddField(f) | Operation::AlterField(f) => f.online,
+            _ => false,
+        }
+    }
+
     /// The model this operation touches, if any.
     pub fn model(&self) -> Option<&str> {
         match self {
@@ -434,15 +477,11 @@ impl Operation {
                     table: m.table.clone(),
                     fields: m.fields.clone(),
                 })];
-                ops.extend(m.indexes.iter().map(|i| {
-                    Operation::CreateIndex(IndexOperation {
-                        model: m.name.clone(),
-                        table: m.table.clone(),
-                        name: i.name.clone(),
-                        fields: i.fields.clone(),
-                        unique: i.unique,
-                    })
-                }));
+                ops.extend(
+                    m.indexes
+                        .iter()
+                        .map(|i| Operation::CreateIndex(IndexOperation::new(m, i, false))),
+                );
                 ops.extend(
                     m.constraints
                         .iter()
@@ -479,6 +518,7 @@ impl Operation {
                 model: i.model.clone(),
                 table: i.table.clone(),
                 name: i.name.clone(),
+                online: i.online,
             })],
             Operation::DropIndex(d) => {
                 let m = model(&d.model)?;
@@ -488,13 +528,9 @@ impl Operation {
                         d.model, d.name
                     ))
                 })?;
-                vec![Operation::CreateIndex(IndexOperation {
-                    model: m.name.clone(),
-                    table: m.table.clone(),
-                    name: index.name.clone(),
-                    fields: index.fields.clone(),
-                    unique: index.unique,
-                })]
+                vec![Operation::CreateIndex(IndexOperation::new(
+                    m, index, d.online,
+                ))]
             }
             Operation::RenameModel(r) => vec![Operation::RenameModel(RenameModel {
                 old_name: r.new_name.clone(),
@@ -645,6 +681,10 @@ impl Operation {
 impl fmt::Display for Operation {
     /// One line for `make` and `apply` output: `+ CreateModel User (users)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.marker(), self.summary())
+        write!(f, "{} {}", self.marker(), self.summary())?;
+        if self.is_online() {
+            f.write_str(" (online)")?;
+        }
+        Ok(())
     }
 }

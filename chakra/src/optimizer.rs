@@ -880,6 +880,7 @@ mod tests {
             name: name.into(),
             fields: fields.iter().map(|f| (*f).to_owned()).collect(),
             unique: false,
+            online: false,
         })
     }
 
@@ -888,6 +889,7 @@ mod tests {
             model: model.into(),
             table: table(model),
             name: name.into(),
+            online: false,
         })
     }
 

@@ -33,6 +33,10 @@ pub struct StepSql {
     /// A `RunRust` step: the registered function to call (after the statements, of which
     /// there are none).
     pub rust: Option<String>,
+    /// Each statement commits on its own (an online operation on PostgreSQL; see
+    /// [`OperationSql::outside_transaction`](crate::dialect::OperationSql::outside_transaction)).
+    /// Only in migrations with `atomic = false`.
+    pub outside_transaction: bool,
 }
 
 /// The function a `RunRust` operation calls.
@@ -286,6 +290,7 @@ pub fn migration_sql(
                     statements: sql.statements,
                     done_probes: done_probes(kind, app, op, &state),
                     rust: rust_call(op),
+                    outside_transaction: sql.outside_transaction,
                 });
                 state.apply(app, op).map_err(state_err(key))?;
             }
@@ -310,6 +315,7 @@ pub fn migration_sql(
                 let mut statements = Vec::new();
                 let mut probes = Vec::new();
                 let mut observable = !inverse.is_empty();
+                let mut outside_transaction = false;
                 for inv in &inverse {
                     let p = done_probes(kind, app, inv, &state);
                     observable &= !p.is_empty();
@@ -320,6 +326,7 @@ pub fn migration_sql(
                         out.data_loss.push(format!("{}: {why}", inv.summary()));
                     }
                     out.rebuilds_table |= sql.rebuilds_table;
+                    outside_transaction |= sql.outside_transaction;
                     statements.extend(sql.statements);
                     state.apply(app, inv).map_err(state_err(key))?;
                 }
@@ -328,6 +335,7 @@ pub fn migration_sql(
                     statements,
                     done_probes: if observable { probes } else { Vec::new() },
                     rust: inverse.iter().find_map(rust_call),
+                    outside_transaction,
                 });
             }
         }

@@ -262,6 +262,12 @@ macro_rules! field_structs {
             /// column's default. Asked for by `migrate make` on a terminal.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub fill: Option<DefaultValue>,
+            /// `AddField` on a table that already holds rows, for a model marked
+            /// `#[chakra(online)]`: the foreign key is added without a long lock (on PostgreSQL
+            /// `NOT VALID`, then validated in a transaction of its own). Needs a migration with
+            /// `atomic = false`. Not part of the schema.
+            #[serde(default, skip_serializing_if = "is_false")]
+            pub online: bool,
         }
 
         impl FieldState {
@@ -288,6 +294,7 @@ macro_rules! field_structs {
                     field_type: f.field_type,
                     $($field: f.$field,)*
                     fill: None,
+                    online: false,
                 }
             }
 
@@ -1263,6 +1270,7 @@ mod tests {
         indexes: &[],
         constraints: &[],
         renamed_from: None,
+        online: false,
         module_path: "tests",
     };
 
@@ -1296,6 +1304,7 @@ mod tests {
         }],
         constraints: &[],
         renamed_from: None,
+        online: false,
         module_path: "tests",
     };
 
@@ -1470,6 +1479,7 @@ mod tests {
             },
         ],
         renamed_from: None,
+        online: false,
         module_path: "tests",
     };
 
@@ -1501,6 +1511,7 @@ mod tests {
             },
         ],
         renamed_from: None,
+        online: false,
         module_path: "tests",
     };
 
@@ -1540,6 +1551,7 @@ mod tests {
             expr: "id > 0",
         }],
         renamed_from: None,
+        online: false,
         module_path: "tests",
     };
 

@@ -712,3 +712,50 @@ fn deleting_a_cycle_removes_constraints_on_the_cyclic_key_first() {
         ]
     );
 }
+
+/// `#[chakra(online)]` on `Post`: what changes its existing table is online (a new index, a
+/// dropped one, a constraint, a foreign key column); a column without a foreign key has no
+/// online form, and a new online model's table is created plainly (it is empty).
+#[test]
+fn online_models_change_their_existing_tables_without_long_locks() {
+    let mut before_post = post();
+    before_post.indexes.push(IndexState {
+        name: "posts_title_idx".into(),
+        fields: vec!["title".into()],
+        unique: false,
+    });
+    let mut after_post = post();
+    after_post.fields.push(nullable(fk(
+        "editor_id",
+        "User",
+        "users",
+        OnAction::SetNull,
+    )));
+    after_post.fields.push(nullable(varchar("subtitle", 100)));
+    after_post.indexes.push(IndexState {
+        name: "posts_subtitle_idx".into(),
+        fields: vec!["subtitle".into()],
+        unique: false,
+    });
+    after_post.constraints.push(ConstraintState {
+        name: "posts_title_not_empty".into(),
+        kind: ConstraintKind::Check {
+            expr: "title <> ''".into(),
+        },
+    });
+    let mut tag = model("Tag", "tags", vec![pk(), varchar("name", 50)]);
+    tag.indexes.push(IndexState {
+        name: "tags_name_idx".into(),
+        fields: vec!["name".into()],
+        unique: true,
+    });
+    let mut hints = Hints::default();
+    hints.online.insert(("default".into(), "Post".into()));
+    hints.online.insert(("default".into(), "Tag".into()));
+    insta::assert_snapshot!(check_with(
+        vec![user(), before_post],
+        vec![user(), after_post, tag],
+        &hints,
+        &mut NoInput::default()
+    ));
+}

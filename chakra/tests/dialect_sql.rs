@@ -178,6 +178,7 @@ fn create_index(m: &ModelState, i: IndexState) -> Operation {
         name: i.name,
         fields: i.fields,
         unique: i.unique,
+        online: false,
     })
 }
 
@@ -186,6 +187,7 @@ fn drop_index(m: &ModelState, name: &str) -> Operation {
         model: m.name.clone(),
         table: m.table.clone(),
         name: name.to_owned(),
+        online: false,
     })
 }
 
@@ -240,6 +242,9 @@ fn sql_all(op: &Operation, before: &ProjectState) -> String {
             Ok(sql) => {
                 if sql.rebuilds_table {
                     out.push_str(" (rebuilds the table)");
+                }
+                if sql.outside_transaction {
+                    out.push_str(" (each statement commits on its own)");
                 }
                 out.push('\n');
                 if sql.statements.is_empty() {
@@ -868,6 +873,88 @@ fn indexes() {
             &renamed
         ),
         ("drop", drop_index(&p, "posts_author_title"), &s),
+    ]));
+}
+
+/// `online = true` on `op`.
+fn online(mut op: Operation) -> Operation {
+    match &mut op {
+        Operation::CreateIndex(i) => i.online = true,
+        Operation::DropIndex(i) => i.online = true,
+        Operation::AddConstraint(c) => c.online = true,
+        Operation::AddField(f) => f.online = true,
+        other => panic!("{other} has no online form"),
+    }
+    op
+}
+
+#[test]
+fn online_operations() {
+    let s = blog();
+    let p = posts();
+    let u = users();
+    let with_fill = {
+        let mut op = FieldOperation::new(&p, &fk("editor_id", "users", "User", OnAction::SetNull));
+        op.fill = Some(DefaultValue::Int(1));
+        op.online = true;
+        Operation::AddField(op)
+    };
+    snap!(cases(&[
+        (
+            "index",
+            online(create_index(
+                &p,
+                index("posts_views_idx", &["views"], false)
+            )),
+            &s
+        ),
+        (
+            "unique index",
+            online(create_index(
+                &p,
+                index("posts_author_views", &["author_id", "views"], true)
+            )),
+            &s
+        ),
+        (
+            "drop index",
+            online(drop_index(&p, "posts_author_title")),
+            &s
+        ),
+        (
+            "check constraint",
+            online(add_constraint(
+                &p,
+                check("posts_views_non_negative", "views >= 0")
+            )),
+            &s
+        ),
+        (
+            "unique constraint",
+            online(add_constraint(
+                &p,
+                unique_together("posts_author_id_title_uniq", &["author_id", "title"])
+            )),
+            &s
+        ),
+        (
+            "nullable foreign key column",
+            online(add_field(
+                &p,
+                nullable(fk("editor_id", "users", "User", OnAction::SetNull))
+            )),
+            &s
+        ),
+        (
+            "foreign key column with a one-off value for existing rows",
+            with_fill,
+            &s
+        ),
+        (
+            "a column without a foreign key has no online form",
+            online(add_field(&u, nullable(varchar("bio", 100)))),
+            &s
+        ),
     ]));
 }
 

@@ -482,6 +482,27 @@ pub mod fixtures {
                 .collect()
         }
 
+        /// Runs `make` for `models`, the models named in `online` marked
+        /// `#[chakra(online)]`, and returns the ids written.
+        pub fn make_online(&self, models: Vec<ModelState>, online: &[&str]) -> Vec<String> {
+            let mut hints = chakra::autodetect::Hints::default();
+            for m in online {
+                hints.online.insert(("default".to_owned(), (*m).to_owned()));
+            }
+            chakra::make::make_with(
+                &self.paths(),
+                &state(models),
+                &hints,
+                &mut chakra::autodetect::NoInput::default(),
+                &MakeOptions::default(),
+            )
+            .expect("make")
+            .migrations
+            .into_iter()
+            .map(|m| m.migration.migration.id)
+            .collect()
+        }
+
         /// Writes the migration `make` would write for `models`, with `extra` operations
         /// appended (the snapshot is not updated), and returns its id.
         pub fn make_with(&self, models: Vec<ModelState>, extra: Vec<Operation>) -> String {

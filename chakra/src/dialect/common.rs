@@ -449,6 +449,19 @@ pub(crate) trait Dialect: Sync {
 
     // ----- operations -----
 
+    /// The SQL of an online operation (`online = true`: it must not lock the table for
+    /// long), or `None` where the plain SQL is what this database does (SQLite has one
+    /// writer and nothing to gain). `after` is the schema after the operation.
+    fn online_operation(
+        &self,
+        _app: &str,
+        _op: &Operation,
+        _before: &ProjectState,
+        _after: &ProjectState,
+    ) -> Result<Option<OperationSql>, DialectError> {
+        Ok(None)
+    }
+
     /// The SQL of one operation, given the state before it.
     fn operation(
         &self,
@@ -458,6 +471,11 @@ pub(crate) trait Dialect: Sync {
     ) -> Result<OperationSql, DialectError> {
         let mut after = before.clone();
         after.apply(app, op)?;
+        if op.is_online()
+            && let Some(sql) = self.online_operation(app, op, before, &after)?
+        {
+            return Ok(sql);
+        }
         let model_in = |state: &'_ ProjectState, name: &str| -> Result<ModelState, DialectError> {
             state.model(app, name).cloned().ok_or_else(|| {
                 DialectError::State(StateError::new(format!(
@@ -684,6 +702,17 @@ impl OperationSql {
         OperationSql {
             statements,
             rebuilds_table: false,
+            outside_transaction: false,
+        }
+    }
+
+    /// Statements that each commit on their own (see
+    /// [`outside_transaction`](OperationSql::outside_transaction)).
+    pub(crate) fn outside_transaction(statements: Vec<String>) -> Self {
+        OperationSql {
+            statements,
+            rebuilds_table: false,
+            outside_transaction: true,
         }
     }
 
@@ -691,6 +720,7 @@ impl OperationSql {
     pub(crate) fn then(mut self, next: OperationSql) -> Self {
         self.statements.extend(next.statements);
         self.rebuilds_table |= next.rebuilds_table;
+        self.outside_transaction |= next.outside_transaction;
         self
     }
 }

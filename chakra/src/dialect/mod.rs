@@ -75,6 +75,11 @@ pub struct OperationSql {
     /// the migration runs (it cannot be switched inside a transaction) and
     /// `PRAGMA foreign_key_check` must pass before commit.
     pub rebuilds_table: bool,
+    /// PostgreSQL, an online operation: each statement must commit on its own, outside any
+    /// transaction (`CREATE INDEX CONCURRENTLY` cannot run in one, and `VALIDATE CONSTRAINT`
+    /// must not hold the lock of the `ADD CONSTRAINT ... NOT VALID` before it). The
+    /// statements are written so that running them again after an interruption is safe.
+    pub outside_transaction: bool,
 }
 
 /// An operation that a dialect cannot express.
@@ -148,8 +153,12 @@ pub fn done_probes(
     op: &Operation,
     before: &ProjectState,
 ) -> Vec<String> {
-    if kind != DialectKind::Mysql {
-        return Vec::new();
+    match kind {
+        DialectKind::Mysql => {}
+        // Online operations are the only steps of PostgreSQL that commit without their
+        // progress; the others run in a transaction with it.
+        DialectKind::Postgres if op.is_online() => return postgres_online_probes(op),
+        _ => return Vec::new(),
     }
     let lit = |s: &str| quote_str(kind, s);
     let table = |t: &str, present: bool| {
@@ -227,5 +236,43 @@ pub fn done_probes(
         | Operation::RenameModel(_)
         | Operation::RunSql(_)
         | Operation::RunRust(_) => Vec::new(),
+    }
+}
+
+/// Probes of an online operation on PostgreSQL: its effect is complete, which for an index
+/// means valid (an interrupted `CREATE INDEX CONCURRENTLY` leaves an invalid one behind) and
+/// for a constraint validated (`NOT VALID` is only half of it).
+fn postgres_online_probes(op: &Operation) -> Vec<String> {
+    let lit = |s: &str| quote_str(DialectKind::Postgres, s);
+    let valid_constraint = |table: &str, name: &str| {
+        format!(
+            "SELECT (COUNT(*) > 0)::int::int8 FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() \
+             AND c.relname = {} AND co.conname = {} AND co.convalidated",
+            lit(table),
+            lit(name)
+        )
+    };
+    let index = |name: &str, present: bool| {
+        format!(
+            "SELECT (COUNT(*) {})::int::int8 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() \
+             AND c.relname = {}{}",
+            if present { "> 0" } else { "= 0" },
+            lit(name),
+            if present { " AND i.indisvalid" } else { "" }
+        )
+    };
+    match op {
+        Operation::CreateIndex(i) => vec![index(&i.name, true)],
+        Operation::DropIndex(i) => vec![index(&i.name, false)],
+        Operation::AddConstraint(a) => vec![valid_constraint(&a.table, &a.name)],
+        Operation::AddField(f) if f.foreign_key.is_some() => {
+            vec![valid_constraint(
+                &f.table,
+                &fk_name(&f.table, f.field().column()),
+            )]
+        }
+        _ => Vec::new(),
     }
 }

@@ -4,9 +4,10 @@
 //! MySQL commits each DDL statement on its own, so an operation is written as few
 //! `ALTER TABLE` statements as MySQL allows: one statement is applied whole or not at all.
 
+use crate::operations::Operation;
 use crate::state::{
     ConstraintKind, ConstraintState, DefaultValue, FieldState, FieldType, ForeignKey, IndexState,
-    ModelState, OnAction,
+    ModelState, OnAction, ProjectState, StateError,
 };
 
 use super::common::{
@@ -253,6 +254,45 @@ impl Dialect for Mysql {
         Ok(OperationSql::new(vec![
             self.alter_table(&model.table, &clause),
         ]))
+    }
+
+    /// Indexes are built and dropped with `ALGORITHM=INPLACE, LOCK=NONE`: reads and writes
+    /// go on, and MySQL refuses the statement rather than locking the table when it cannot.
+    /// Other operations have no lighter form here.
+    fn online_operation(
+        &self,
+        app: &str,
+        op: &Operation,
+        before: &ProjectState,
+        after: &ProjectState,
+    ) -> Result<Option<OperationSql>, DialectError> {
+        let model = |state: &'_ ProjectState, name: &str| -> Result<ModelState, DialectError> {
+            state.model(app, name).cloned().ok_or_else(|| {
+                DialectError::State(StateError::new(format!(
+                    "model `{app}.{name}` does not exist"
+                )))
+            })
+        };
+        let statement = match op {
+            Operation::CreateIndex(c) => {
+                let m = model(after, &c.model)?;
+                let index = m.index(&c.name).expect("CreateIndex added the index");
+                format!(
+                    "{} ALGORITHM=INPLACE LOCK=NONE",
+                    self.create_index(&m, index)?
+                )
+            }
+            // MariaDB's DROP INDEX takes no ALGORITHM or LOCK; ALTER TABLE does on both.
+            Operation::DropIndex(d) => self.alter_table(
+                &model(before, &d.model)?.table,
+                &format!(
+                    "DROP INDEX {}, ALGORITHM=INPLACE, LOCK=NONE",
+                    self.ident(&d.name)
+                ),
+            ),
+            _ => return Ok(None),
+        };
+        Ok(Some(OperationSql::new(vec![statement])))
     }
 
     fn drop_index(&self, model: &ModelState, name: &str) -> String {

@@ -1,8 +1,13 @@
 //! PostgreSQL: identity columns, named constraints, and `ALTER COLUMN` for every change.
 
-use crate::state::{FieldState, FieldType, IndexState, ModelState};
+use crate::operations::Operation;
+use crate::state::{
+    ConstraintKind, FieldState, FieldType, IndexState, ModelState, ProjectState, StateError,
+};
 
-use super::common::{Dialect, ModelChange, field_of, fk_name, has_unique, unique_name};
+use super::common::{
+    ColumnUse, Dialect, ModelChange, constraint_of, field_of, fk_name, has_unique, unique_name,
+};
 use super::{DialectError, DialectKind, OperationSql};
 
 /// The PostgreSQL dialect.
@@ -30,6 +35,100 @@ pub(crate) fn decimal_params(field: &FieldState) -> String {
 impl Dialect for Postgres {
     fn kind(&self) -> DialectKind {
         DialectKind::Postgres
+    }
+
+    /// Indexes are built and dropped `CONCURRENTLY` (writes go on; a failed build leaves an
+    /// invalid index, dropped before the next try); CHECK and foreign key constraints are
+    /// added `NOT VALID` (a moment's lock) and then validated, which scans the table
+    /// without blocking writes; a UNIQUE constraint takes over a unique index built
+    /// concurrently. Every statement commits on its own and can run again after an
+    /// interruption.
+    fn online_operation(
+        &self,
+        app: &str,
+        op: &Operation,
+        _before: &ProjectState,
+        after: &ProjectState,
+    ) -> Result<Option<OperationSql>, DialectError> {
+        let model = |name: &str| {
+            after.model(app, name).ok_or_else(|| {
+                DialectError::State(StateError::new(format!(
+                    "model `{app}.{name}` does not exist"
+                )))
+            })
+        };
+        let drop_index =
+            |name: &str| format!("DROP INDEX CONCURRENTLY IF EXISTS {}", self.ident(name));
+        let build_index = |m: &ModelState, name: &str, fields: &[String], unique: bool| {
+            let cols: Vec<&str> = fields.iter().map(|f| m.column_of(f)).collect();
+            format!(
+                "CREATE {}INDEX CONCURRENTLY {} ON {} ({})",
+                if unique { "UNIQUE " } else { "" },
+                self.ident(name),
+                self.ident(&m.table),
+                self.ident_list(&cols)
+            )
+        };
+        let sql = match op {
+            Operation::CreateIndex(c) => {
+                let m = model(&c.model)?;
+                let index = m.index(&c.name).expect("CreateIndex added the index");
+                self.check_index(m, index)?;
+                vec![
+                    drop_index(&index.name),
+                    build_index(m, &index.name, &index.fields, index.unique),
+                ]
+            }
+            Operation::DropIndex(d) => vec![drop_index(&d.name)],
+            Operation::AddConstraint(a) => {
+                let m = model(&a.model)?;
+                let c = constraint_of(m, &a.name)?;
+                self.check_constraint(m, c)?;
+                let name = self.ident(&c.name);
+                match &c.kind {
+                    ConstraintKind::Check { expr } => vec![
+                        self.alter_table(&m.table, &format!("DROP CONSTRAINT IF EXISTS {name}")),
+                        self.alter_table(
+                            &m.table,
+                            &format!("ADD CONSTRAINT {name} CHECK ({}) NOT VALID", expr.trim()),
+                        ),
+                        self.alter_table(&m.table, &format!("VALIDATE CONSTRAINT {name}")),
+                    ],
+                    ConstraintKind::Unique { fields } => vec![
+                        drop_index(&c.name),
+                        build_index(m, &c.name, fields, true),
+                        self.alter_table(
+                            &m.table,
+                            &format!("ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"),
+                        ),
+                    ],
+                }
+            }
+            // A one-off value goes through the plain path, which adds the column with it as
+            // default and then drops the default; this arm runs for the first part.
+            Operation::AddField(a) if a.fill.is_none() => {
+                let m = model(&a.model)?;
+                let field = field_of(m, &a.name)?;
+                if field.primary_key || field.foreign_key.is_none() {
+                    return Ok(None);
+                }
+                let column = self.column_def(m, field, ColumnUse::AddColumn)?;
+                let mut sql =
+                    vec![self.alter_table(&m.table, &format!("ADD COLUMN IF NOT EXISTS {column}"))];
+                if has_unique(m, field) && self.inline_unique(m, field).is_none() {
+                    sql.push(self.add_unique(m, field));
+                }
+                let fk = self.ident(&fk_name(&m.table, field.column()));
+                sql.push(self.alter_table(&m.table, &format!("DROP CONSTRAINT IF EXISTS {fk}")));
+                for c in self.foreign_key_constraints(m, field) {
+                    sql.push(self.alter_table(&m.table, &format!("ADD {c} NOT VALID")));
+                }
+                sql.push(self.alter_table(&m.table, &format!("VALIDATE CONSTRAINT {fk}")));
+                sql
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(OperationSql::outside_transaction(sql)))
     }
 
     fn bool_literal(&self, value: bool) -> &'static str {

@@ -325,6 +325,7 @@ impl Sqlite {
         Ok(OperationSql {
             statements: s,
             rebuilds_table: true,
+            outside_transaction: false,
         })
     }
 }

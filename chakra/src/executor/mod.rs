@@ -26,6 +26,8 @@ pub use mysql::lock_name as mysql_lock_name;
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod stepwise;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -268,6 +270,8 @@ pub enum ExecutorError {
 pub struct PartialFailure {
     /// The migration.
     pub migration: MigrationKey,
+    /// The database: MySQL/MariaDB, or PostgreSQL for a migration with `atomic = false`.
+    pub dialect: DialectKind,
     /// Applying or rolling back.
     pub direction: Direction,
     /// 1-based number of the failing operation (or undo step).
@@ -280,6 +284,9 @@ pub struct PartialFailure {
     pub statement: String,
     /// Statements of the failing operation that ran before the failing one.
     pub earlier_statements: usize,
+    /// The failing operation's statements each commit on their own (an online operation on
+    /// PostgreSQL), and are safe to run again.
+    pub outside_transaction: bool,
     /// The database's error, or the data migration's.
     pub source: StepError,
 }
@@ -305,26 +312,40 @@ impl std::fmt::Display for PartialFailure {
             hint_for(&self.source)
         )?;
         let done = span(unit, 1, i - 1);
+        let why = if self.dialect == DialectKind::Mysql {
+            "MySQL/MariaDB commit DDL at once"
+        } else {
+            "the migration has `atomic = false`, so each operation commits on its own"
+        };
         match (i, forward) {
             (1, true) => writeln!(f, "No operation of it had run before.")?,
             (1, false) => writeln!(f, "Nothing of it had been undone before.")?,
             (2, true) => writeln!(
                 f,
-                "Operation 1 stays applied: MySQL/MariaDB commit DDL at once, so it is not rolled back with the failure."
+                "Operation 1 stays applied: {why}, so it is not rolled back with the failure."
             )?,
             (_, true) => writeln!(
                 f,
-                "{} stay applied: MySQL/MariaDB commit DDL at once, so they are not rolled back with the failure.",
+                "{} stay applied: {why}, so they are not rolled back with the failure.",
                 capitalize(&done)
             )?,
             (_, false) => writeln!(
                 f,
-                "{} {} done: MySQL/MariaDB commit DDL at once.",
+                "{} {} done: {why}.",
                 capitalize(&done),
                 if i == 2 { "stays" } else { "stay" }
             )?,
         }
-        if self.earlier_statements > 0 {
+        if self.outside_transaction {
+            writeln!(
+                f,
+                "{} {i} is online: its statements commit one by one outside a transaction, so what of it ran stays; \
+                 they are written to run again, and {unit} {i} starts over from its first statement \
+                 (an index left invalid by a failed concurrent build is dropped first).",
+                capitalize(unit)
+            )?;
+        } else if self.earlier_statements > 0 && self.dialect == DialectKind::Mysql {
+            // On PostgreSQL the operation's transaction took its earlier statements with it.
             writeln!(
                 f,
                 "The {} statement(s) of {unit} {i} before the failing one ran too, and stay if they were DDL: undo them by hand before continuing.",

@@ -1,5 +1,7 @@
 //! The PostgreSQL backend: each migration runs in one transaction together with its history
-//! row, so a failure leaves nothing behind. The migrator lock is a session advisory lock held
+//! row, so a failure leaves nothing behind; a migration with `atomic = false` (online
+//! operations, which cannot run in a transaction) runs step by step with its progress
+//! recorded, like every migration on MySQL. The migrator lock is a session advisory lock held
 //! on a connection of its own and taken by polling `pg_try_advisory_lock`: a blocking
 //! `pg_advisory_lock` could wait forever, and waiting inside the server can deadlock with
 //! DDL of other sessions. Inside each migration's transaction, `lock_timeout` keeps DDL from
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{AssertSqlSafe, Connection};
+use sqlx::{AssertSqlSafe, Connection, Postgres};
 
 use crate::data::Connection as StepConnection;
 
@@ -18,14 +20,15 @@ use super::audit::{
     HistoryChange, LogEntry, fetch_log, log_table_sql, run_change, select_last_log_sql,
     select_log_sql, write_change,
 };
+use super::stepwise::{self, Stepwise};
 use super::{
-    Backend, Event, ExecutorConfig, ExecutorError, HISTORY_COLUMNS, HistoryRow, StatementFailure,
-    db, fetch_history, fetch_history_of, history_table_sql, is_applied, is_lock_timeout, keys_of,
-    redact_url, retry_pause, run_step,
+    Backend, Event, ExecutorConfig, ExecutorError, HISTORY_COLUMNS, HistoryRow, RowStatus,
+    StatementFailure, StepFailure, db, fetch_history, fetch_history_of, history_table_sql,
+    is_applied, is_lock_timeout, keys_of, redact_url, retry_pause, run_step,
 };
 use crate::dialect::{DialectKind, quote_ident};
 use crate::graph::MigrationKey;
-use crate::plan::{Direction, MigrationSql};
+use crate::plan::{Direction, MigrationSql, StepSql};
 
 /// How often a waiting migrator tries the advisory lock again.
 const LOCK_POLL: Duration = Duration::from_millis(100);
@@ -258,7 +261,9 @@ impl Backend for PgBackend {
     }
 
     /// Runs the migration; when its DDL times out waiting for a table lock, the transaction
-    /// is rolled back whole, so it is tried again (up to `lock_retries` times).
+    /// is rolled back whole, so it is tried again (up to `lock_retries` times). A migration
+    /// with `atomic = false` runs step by step instead (see [`super::stepwise`]), with
+    /// `lock_timeout` set for the session, since there is no transaction to `SET LOCAL` it in.
     async fn run_one(
         &mut self,
         m: &MigrationSql,
@@ -266,6 +271,15 @@ impl Backend for PgBackend {
         fake: bool,
         on_event: &mut (dyn FnMut(Event) + Send),
     ) -> Result<(), ExecutorError> {
+        if !m.atomic {
+            let set = self.lock_timeout_sql().replacen("SET LOCAL", "SET", 1);
+            self.exec(&set, "setting `lock_timeout`").await?;
+            let result = self.run_stepwise(m, direction, fake, on_event).await;
+            let reset = self
+                .exec("RESET lock_timeout", "resetting `lock_timeout`")
+                .await;
+            return result.and(reset);
+        }
         let mut attempt = 0;
         loop {
             match self.run_once(m, direction, fake, on_event).await {
@@ -438,6 +452,76 @@ async fn read_history(
 async fn last_log(conn: &mut PgConnection, table: &str) -> Result<Option<LogEntry>, ExecutorError> {
     let log = fetch_log(conn, select_last_log_sql(DialectKind::Postgres, table)).await?;
     Ok(log.and_then(|mut l| l.pop()))
+}
+
+impl Stepwise for PgBackend {
+    fn config(&self) -> &ExecutorConfig {
+        &self.config
+    }
+
+    async fn run_step_sql(&mut self, step: &StepSql) -> Result<(), StepFailure> {
+        run_step(step, StepConnection::Postgres(&mut self.conn)).await
+    }
+
+    /// Always: a step in a transaction left nothing behind, and the statements of a step
+    /// outside one are written to run again.
+    fn can_rerun(&self, _failure: &StepFailure) -> bool {
+        true
+    }
+
+    async fn exec(&mut self, sql: &str, doing: &str) -> Result<(), ExecutorError> {
+        stepwise::sql::exec::<Postgres>(&mut self.conn, sql, doing).await
+    }
+
+    async fn probe(&mut self, sql: &str) -> Result<i64, ExecutorError> {
+        stepwise::sql::probe::<Postgres>(&mut self.conn, sql).await
+    }
+
+    async fn rows_of(&mut self, keys: &[MigrationKey]) -> Result<Vec<HistoryRow>, ExecutorError> {
+        stepwise::sql::rows_of::<Postgres>(
+            &mut self.conn,
+            DialectKind::Postgres,
+            &self.config.table,
+            keys,
+        )
+        .await
+    }
+
+    async fn write_row(&mut self, row: &HistoryRow, exists: bool) -> Result<(), ExecutorError> {
+        stepwise::sql::write_row::<Postgres>(
+            &mut self.conn,
+            DialectKind::Postgres,
+            &self.config.table,
+            row,
+            exists,
+        )
+        .await
+    }
+
+    async fn set_progress(
+        &mut self,
+        key: &MigrationKey,
+        status: RowStatus,
+        progress: usize,
+        progress_checksum: &str,
+        error: Option<&str>,
+    ) -> Result<(), ExecutorError> {
+        stepwise::sql::set_progress::<Postgres>(
+            &mut self.conn,
+            DialectKind::Postgres,
+            &self.config.table,
+            key,
+            status,
+            progress,
+            progress_checksum,
+            error,
+        )
+        .await
+    }
+
+    async fn last_log(&mut self) -> Result<Option<LogEntry>, ExecutorError> {
+        last_log(&mut self.conn, &self.config.table).await
+    }
 }
 
 #[cfg(test)]
