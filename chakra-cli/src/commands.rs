@@ -906,7 +906,7 @@ async fn status(cfg: &Config, out: &Output) -> Result<ExitCode> {
     let error = (!problems.is_empty())
         .then(|| {
             format!(
-                "{} applied migration file(s) changed since they were applied; restore them from version control \
+                "{} applied migration file(s) changed, renamed or deleted since they were applied; restore them from version control \
                  (apply refuses to run until then)",
                 problems.len()
             )
@@ -1064,17 +1064,25 @@ struct Check {
     name: String,
     problems: Vec<String>,
     skipped: Option<String>,
+    /// How to fix what this check finds.
+    fix: &'static str,
+}
+
+/// `1 migration`, `2 migrations`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 async fn verify(cfg: &Config, args: &VerifyArgs, out: &Output) -> Result<ExitCode> {
     let graph = graph(cfg)?;
     let mut checks = vec![Check {
         name: format!(
-            "{} migration files form a valid graph",
-            graph.files().count()
+            "{} form a valid graph",
+            count(graph.files().count(), "migration file")
         ),
         problems: Vec::new(),
         skipped: None,
+        fix: "",
     }];
     let migrations = cfg.migrations_path();
     // Every file, including migrations replaced by a squash.
@@ -1102,14 +1110,19 @@ async fn verify(cfg: &Config, args: &VerifyArgs, out: &Output) -> Result<ExitCod
             .map(ToString::to_string)
             .collect(),
         skipped: None,
+        fix: "restore changed or deleted migration files from version control; if the change is intended \
+              (a migration not yet applied anywhere was edited, added or removed), record it with `migrate verify --update-sum`",
     });
     let replayed = graph.final_state()?;
-    let snapshot_problems = match chakra::snapshot::read(&cfg.snapshot_path())? {
-        None if graph.is_empty() => Vec::new(),
-        None => vec![format!(
-            "{} is missing; `migrate make` writes it",
-            chakra::snapshot::SNAPSHOT_PATH
-        )],
+    let snapshot = chakra::snapshot::read(&cfg.snapshot_path())?;
+    // Only `migrate make` needs the snapshot (and writes it when it is missing): a folder
+    // shipped to run migrations may well have none.
+    let snapshot_skipped = (snapshot.is_none() && !graph.is_empty()).then(|| {
+        "there is none here; only `migrate make` needs it, and writes it when it is missing"
+            .to_owned()
+    });
+    let snapshot_problems = match snapshot {
+        None => Vec::new(),
         Some(s) if s.state != replayed => {
             let diff = chakra::autodetect::detect(&replayed, &s.state)
                 .map(|c| chakra::make::describe(&c))
@@ -1126,14 +1139,19 @@ async fn verify(cfg: &Config, args: &VerifyArgs, out: &Output) -> Result<ExitCod
             chakra::snapshot::SNAPSHOT_PATH
         ),
         problems: snapshot_problems,
-        skipped: None,
+        skipped: snapshot_skipped,
+        fix: "the snapshot was edited by hand or merged badly: delete it and run `migrate make`, \
+              which writes it again from the migration files (and makes a migration if the models differ)",
     });
     if cfg.url.is_some() {
         let mut exec = connect(cfg, true).await?;
         let history = exec.history().await?;
         let applied = history.len();
         checks.push(Check {
-            name: format!("the database history ({applied} migrations) matches the files"),
+            name: format!(
+                "the database history ({}) matches the files",
+                count(applied, "migration")
+            ),
             problems: file_problems(&graph, &history)
                 .iter()
                 .map(ToString::to_string)
@@ -1147,6 +1165,8 @@ async fn verify(cfg: &Config, args: &VerifyArgs, out: &Output) -> Result<ExitCod
                 )
                 .collect(),
             skipped: None,
+            fix: "restore the applied migrations' files from version control (an applied migration must not change); \
+                  if an edit was intended and the database matches it, record it with `migrate repair ID --mark-applied`",
         });
         let log = exec.log().await?;
         let report = chakra::executor::verify_history(&history, log.as_deref());
@@ -1161,12 +1181,16 @@ async fn verify(cfg: &Config, args: &VerifyArgs, out: &Output) -> Result<ExitCod
             },
             problems: report.problems.iter().map(ToString::to_string).collect(),
             skipped: None,
+            fix: "the database history was changed outside Chakra. See what Chakra recorded with `migrate history`, \
+                  check the schema (`migrate drift`), then record what really is in place with `migrate repair ID --mark-applied` \
+                  or `--mark-rolled-back`",
         });
     } else {
         checks.push(Check {
             name: "the database history matches the files".to_owned(),
             problems: Vec::new(),
             skipped: Some("no database configured".to_owned()),
+            fix: "",
         });
     }
     let failed = checks.iter().any(|c| !c.problems.is_empty());
@@ -1180,30 +1204,17 @@ async fn verify(cfg: &Config, args: &VerifyArgs, out: &Output) -> Result<ExitCod
             (None, true) => out.line(&format!("{} {}", out.paint(Style::Green, "✓"), c.name)),
             (None, false) => {
                 out.line(&format!("{} {}", out.paint(Style::Red, "✗"), c.name));
-                for p in &c.problems {
-                    out.line(&format!("    {p}"));
+                for line in c.problems.iter().flat_map(|p| p.lines()) {
+                    out.line(&format!("    {line}"));
                 }
             }
         }
     }
-    // The audit check is the last one when a database is configured.
-    let audit_failed = cfg.url.is_some() && checks.last().is_some_and(|c| !c.problems.is_empty());
-    let files_failed = checks
+    for c in checks
         .iter()
-        .take(checks.len() - usize::from(cfg.url.is_some()))
-        .any(|c| !c.problems.is_empty());
-    if audit_failed {
-        out.error_line(
-            "the database history was changed outside Chakra. See what Chakra recorded with `migrate history`, \
-             check the schema (`migrate drift`), then record what really is in place with `migrate repair ID --mark-applied` \
-             or `--mark-rolled-back`",
-        );
-    }
-    if files_failed {
-        out.error_line(
-            "verification failed. Restore changed or deleted files from version control; if a change is intended \
-             (a migration not yet applied anywhere was edited), record it with `migrate verify --update-sum`",
-        );
+        .filter(|c| !c.problems.is_empty() && !c.fix.is_empty())
+    {
+        out.error_line(c.fix);
     }
     out.json(&json!({
         "ok": !failed,

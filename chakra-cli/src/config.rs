@@ -39,9 +39,17 @@ struct RawDatabase {
 struct RawMigrations {
     directory: Option<String>,
     table_name: Option<String>,
-    lock_timeout: Option<String>,
+    lock_timeout: Option<RawDuration>,
     lock_retries: Option<u32>,
     protected: Option<bool>,
+}
+
+/// A duration as written in `chakra.toml`: `"30s"`, `"500ms"`, or a bare number of seconds.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawDuration {
+    Seconds(u64),
+    Text(String),
 }
 
 /// Where the database URL came from, for messages.
@@ -135,7 +143,8 @@ impl Config {
             (None, None, None) => None,
         };
         let lock_timeout = match raw.migrations.lock_timeout {
-            Some(s) => parse_duration(&s).with_context(|| {
+            Some(RawDuration::Seconds(n)) => Duration::from_secs(n),
+            Some(RawDuration::Text(s)) => parse_duration(&s).with_context(|| {
                 format!(
                     "`[migrations] lock_timeout = \"{s}\"` in `{}`",
                     file.as_deref().unwrap_or(Path::new(CONFIG_FILE)).display()
@@ -300,6 +309,14 @@ lock_timeout = "30s"
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lock_timeout_is_a_duration_or_whole_seconds() {
+        let raw: RawMigrations = toml::from_str("lock_timeout = 5").expect("seconds");
+        assert!(matches!(raw.lock_timeout, Some(RawDuration::Seconds(5))));
+        let raw: RawMigrations = toml::from_str("lock_timeout = \"250ms\"").expect("text");
+        assert!(matches!(raw.lock_timeout, Some(RawDuration::Text(t)) if t == "250ms"));
+    }
 
     #[test]
     fn durations() {

@@ -952,7 +952,7 @@ fn applied_then_edited() -> Project {
     p
 }
 
-const EDITED: &str = "applied migration `0001_initial` was edited after it was applied (checksum ";
+const EDITED: &str = "applied migration `0001_initial` differs from what was applied (checksum ";
 
 #[test]
 fn edited_applied_migration_stops_apply() {
@@ -1304,12 +1304,13 @@ fn status_with_an_edited_file_explains_on_stderr() {
     let run = p.run(&["migrate", "status"]).code(1);
     assert!(
         run.stdout
-            .contains("! applied migration `0001_initial` was edited"),
+            .contains("! applied migration `0001_initial` differs from what was applied"),
         "{run:#?}"
     );
     assert!(
-        run.stderr
-            .contains("1 applied migration file(s) changed since they were applied"),
+        run.stderr.contains(
+            "1 applied migration file(s) changed, renamed or deleted since they were applied"
+        ),
         "{run:#?}"
     );
 }
@@ -1440,7 +1441,7 @@ fn verify_passes_on_untouched_files_and_names_what_changed_behind_its_back() {
     assert!(run.stdout.contains("✗ chakra.sum lists every migration file with its checksum\n    0002_add_post_status.toml was changed since chakra.sum was written"), "{}", run.stdout);
     assert!(
         run.stdout
-            .contains("applied migration `0002_add_post_status` was edited"),
+            .contains("applied migration `0002_add_post_status` differs from what was applied"),
         "{}",
         run.stdout
     );

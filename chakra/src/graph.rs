@@ -124,7 +124,11 @@ pub enum GraphError {
         leaves: Vec<String>,
     },
     /// A migration does not apply to the state its dependencies produce.
-    #[error("migration `{migration}` does not fit the schema its predecessors produce: {source}")]
+    #[error(
+        "migration `{migration}` does not fit the schema its predecessors produce: {source}. \
+         Restore the file from version control, or fix the operation (or the migration's `dependencies`) \
+         so that it applies to the schema before it"
+    )]
     Replay {
         /// The migration.
         migration: MigrationKey,

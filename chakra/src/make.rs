@@ -161,6 +161,19 @@ pub fn make_with(
     let graph = load_graph(&paths.migrations)?;
     let replayed = graph.final_state().map_err(|e| MakeError::Graph(vec![e]))?;
 
+    // The sum file must list exactly the files there are: a difference means a migration was
+    // added, removed or edited behind make's back, which a reviewer should see first;
+    // checked before the snapshot, whose mismatch such a file would cause.
+    // Every file, replaced ones included.
+    let current: Vec<&LoadedMigration> = graph.files().collect();
+    let sum_problems: Vec<SumProblem> = sum::check(&paths.migrations, &sum::entries(current))
+        .into_iter()
+        .filter(|p| *p != SumProblem::Missing)
+        .collect();
+    if !sum_problems.is_empty() {
+        return Err(MakeError::Sum(sum_problems));
+    }
+
     let mut outcome = MakeOutcome::default();
     match snapshot::read(&paths.snapshot)? {
         Some(snap) if snap.state != replayed => {
@@ -176,18 +189,6 @@ pub fn make_with(
         Some(_) => {}
         None => outcome.snapshot_created = !graph.is_empty(),
     }
-    // The sum file must list exactly the files there are: a difference means a migration was
-    // added, removed or edited behind make's back, which a reviewer should see first.
-    // Every file, replaced ones included.
-    let current: Vec<&LoadedMigration> = graph.files().collect();
-    let sum_problems: Vec<SumProblem> = sum::check(&paths.migrations, &sum::entries(current))
-        .into_iter()
-        .filter(|p| *p != SumProblem::Missing)
-        .collect();
-    if !sum_problems.is_empty() {
-        return Err(MakeError::Sum(sum_problems));
-    }
-
     let mut changes = if opts.empty {
         let app = opts.app.clone().ok_or_else(|| {
             MakeError::Usage(

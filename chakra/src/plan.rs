@@ -77,7 +77,8 @@ pub enum PlanError {
     /// An operation cannot be undone.
     #[error(
         "migration `{migration}` cannot be rolled back: operation {index} ({description}) is irreversible. \
-         Nothing was run. Give it a `reverse` (or `reversible = true` if there is nothing to undo) before rolling back past it"
+         Nothing was run. Give it a `reverse` (or `reversible = true` if there is nothing to undo) before rolling back past it, \
+         then record the edited file with `migrate repair {migration} --mark-applied` on each database that applied it"
     )]
     Irreversible {
         /// The migration.
@@ -105,7 +106,9 @@ pub enum PlanError {
     /// Recorded history and files disagree in order.
     #[error(
         "`{migration}` is recorded as applied but its dependency `{dependency}` is not; \
-         the history was changed by hand or migrations were reordered. Fix the history with `migrate apply --fake` for the dependency if it is really in place"
+         the history was changed by hand or migrations were reordered. Record the dependency with \
+         `migrate repair {dependency} --mark-applied` if it is really in place, or forget `{migration}` with \
+         `migrate repair {migration} --mark-rolled-back` if it is not"
     )]
     InconsistentHistory {
         /// The applied migration.

@@ -282,7 +282,10 @@ async fn edited_applied_migration_is_refused_by_name_but_crlf_is_not() {
     .expect("write");
     let err = apply(&p).await.unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("`0001_initial` was edited"), "{text}");
+    assert!(
+        text.contains("`0001_initial` differs from what was applied"),
+        "{text}"
+    );
     assert!(text.contains("Nothing was run"), "{text}");
 }
 

@@ -281,7 +281,7 @@ matrix_test!(
             .await
             .unwrap_err()
             .to_string();
-        assert!(err.contains("was edited after it was applied"), "{err}");
+        assert!(err.contains("differs from what was applied"), "{err}");
         let RepairOutcome::Recorded(entry) = exec
             .repair(
                 &edited,

@@ -308,7 +308,7 @@ fn a_new_project_goes_through_the_whole_loop() {
     let (code, _, stderr) = shop.manage(&["migrate", "apply"]);
     assert_eq!(code, 1);
     assert!(
-        stderr.contains("applied migration `0001_initial` was edited"),
+        stderr.contains("applied migration `0001_initial` differs from what was applied"),
         "{stderr}"
     );
     shop.write("migrations/0001_initial.toml", &first);

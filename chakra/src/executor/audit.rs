@@ -584,7 +584,8 @@ impl std::fmt::Display for HistoryProblem {
             HistoryProblem::NoLog { rows } => write!(
                 f,
                 "the history has {rows} row(s) but no audit log (it was written by an older Chakra, or the log table was dropped); \
-                 the next `migrate apply` or `migrate repair` creates the log from the current rows"
+                 the next `migrate apply` that runs a migration creates the log from the current rows, and so does \
+                 `migrate repair ID --mark-applied` for any applied migration (which changes nothing else)"
             ),
             HistoryProblem::EntryAltered { seq, key, action } => write!(
                 f,

@@ -207,7 +207,9 @@ pub enum ExecutorError {
         rowid: i64,
     },
     /// Applied migrations and files disagree.
-    #[error("{}\nNothing was run. Restore the original files from version control: an applied migration must not change. To change the schema further, make a new migration", .0.join("\n"))]
+    #[error("{}\nNothing was run. Restore the original files from version control: an applied migration must not change. \
+             To change the schema further, make a new migration. If an edit was intended and the database already matches it \
+             (it changed no SQL, or you ran the change by hand), record the file as it is now with `migrate repair ID --mark-applied`", .0.join("\n"))]
     History(Vec<String>),
     /// Planning failed.
     #[error(transparent)]
@@ -669,7 +671,11 @@ pub fn dialect_of_url(url: &str) -> Result<DialectKind, ExecutorError> {
     if !compiled {
         return Err(ExecutorError::BadUrl {
             url: redact_url(url),
-            reason: format!("this build of chakra was compiled without the `{feature}` feature"),
+            reason: format!(
+                "this build of chakra was compiled without the `{feature}` feature; enable it \
+                 (`chakra-cli` has all three by default; for `chakra` in your own Cargo.toml add \
+                 `features = [\"{feature}\"]`) and rebuild"
+            ),
         });
     }
     Ok(dialect)
@@ -1003,9 +1009,18 @@ fn repair_change(
                 .collect();
             if !missing.is_empty() {
                 return refuse(format!(
-                    "`{key}` depends on {}, which the history does not record as applied; mark {} first (oldest first) if they are in place",
+                    "`{key}` depends on {}, which the history does not record as applied; mark {} first if {} in place",
                     missing.join(", "),
-                    if missing.len() == 1 { "it" } else { "them" }
+                    if missing.len() == 1 {
+                        "it"
+                    } else {
+                        "them (oldest first)"
+                    },
+                    if missing.len() == 1 {
+                        "it is"
+                    } else {
+                        "they are"
+                    }
                 ));
             }
             let note = match row {
@@ -1380,7 +1395,11 @@ impl std::fmt::Display for FileProblem {
             FileProblem::Missing {
                 key,
                 renamed_to: Some(new),
-            } => write!(f, "applied migration `{key}` was renamed to `{new}`"),
+            } => write!(
+                f,
+                "applied migration `{key}` was renamed to `{new}`: rename the file (and its `id`) back to `{}`",
+                key.id
+            ),
             FileProblem::Missing {
                 key,
                 renamed_to: None,
@@ -1393,7 +1412,8 @@ impl std::fmt::Display for FileProblem {
                 actual,
             } => write!(
                 f,
-                "applied migration `{key}` was edited after it was applied (checksum {} recorded, {} now)",
+                "applied migration `{key}` differs from what was applied (checksum {} recorded, {} now): \
+                 the file was edited, or the history row's checksum was changed by hand (`migrate verify` tells which)",
                 &recorded[..recorded.len().min(12)],
                 &actual[..actual.len().min(12)]
             ),
