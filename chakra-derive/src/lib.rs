@@ -5,17 +5,19 @@
 //! The pipeline: [`attr`] and [`ast`] parse the input into a typed model that remembers spans,
 //! [`check`] applies the rules that span several attributes or fields, and [`expand`] writes
 //! the code. Errors are collected by [`ctxt`] and reported all at once. The attributes are
-//! documented for users in `docs/models.md`.
+//! documented for users in `docs/models.md`. [`embed_migrations!`] (in [`embed`]) lists a
+//! migrations folder for `chakra::migrator::Migrator`.
 
 mod ast;
 mod attr;
 mod check;
 mod ctxt;
+mod embed;
 mod expand;
 mod types;
 
 use proc_macro::TokenStream;
-use syn::{DeriveInput, parse_macro_input};
+use syn::{DeriveInput, LitStr, parse_macro_input};
 
 /// Derives `chakra::Model` for a struct with named fields. See `docs/models.md` for the
 /// `#[chakra(...)]` attributes.
@@ -23,4 +25,21 @@ use syn::{DeriveInput, parse_macro_input};
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::derive(&input).into()
+}
+
+/// Compiles the migration files of a folder into the binary and gives the
+/// `chakra::migrator::Migrator` that applies them: `embed_migrations!("migrations")`, the
+/// path relative to the crate's `Cargo.toml` (`"migrations"` when left out).
+///
+/// ```ignore
+/// static MIGRATOR: chakra::migrator::Migrator = chakra::embed_migrations!("migrations");
+/// ```
+#[proc_macro]
+pub fn embed_migrations(input: TokenStream) -> TokenStream {
+    let dir = if input.is_empty() {
+        None
+    } else {
+        Some(parse_macro_input!(input as LitStr))
+    };
+    embed::expand(dir).into()
 }

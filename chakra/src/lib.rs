@@ -21,6 +21,8 @@ pub mod graph;
 pub mod introspect;
 pub mod lint;
 pub mod make;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub mod migrator;
 pub mod model;
 pub mod naming;
 pub mod operations;
@@ -32,7 +34,7 @@ pub mod squash;
 pub mod state;
 pub mod sum;
 
-pub use chakra_derive::Model;
+pub use chakra_derive::{Model, embed_migrations};
 pub use model::Model;
 
 /// Items used by the code that `#[derive(Model)]` generates. Not a public API.

@@ -125,55 +125,84 @@ fn load_app_dir(
     }
     files.sort();
     for path in files {
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        let fail = |message: String| FormatError {
-            path: path.clone(),
-            location: None,
-            message,
-            snippet: None,
-        };
-        if parse_id(&stem).is_none() {
-            errors.push(fail(
-                "not a migration file name: names look like `0001_initial.toml` (four digits, `_`, lowercase name); rename or move the file".to_owned(),
-            ));
-            continue;
-        }
         let bytes = fs::read(&path).map_err(io_err(&path))?;
-        let text = match String::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(_) => {
-                errors.push(fail("the file is not valid UTF-8".to_owned()));
-                continue;
-            }
-        };
-        let migration = match Migration::parse(&path, &text) {
-            Ok(m) => m,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        if migration.migration.id != stem {
-            errors.push(fail(format!(
-                "the file is named `{stem}` but its id is `{}`; make them equal",
-                migration.migration.id
-            )));
+        let Ok(text) = String::from_utf8(bytes) else {
+            errors.push(FormatError {
+                path,
+                location: None,
+                message: "the file is not valid UTF-8".to_owned(),
+                snippet: None,
+            });
             continue;
+        };
+        match load_text(&path, app, &text) {
+            Ok(m) => out.push(m),
+            Err(e) => errors.push(e),
         }
-        if migration.migration.app != app {
-            errors.push(fail(format!(
-                "the file is in the folder of app `{app}` but says app = \"{}\"; move it to the right folder or fix `app`",
-                migration.migration.app
-            )));
-            continue;
-        }
-        out.push(LoadedMigration::new(migration, path));
     }
     Ok(())
+}
+
+/// Parses the migration file `path` of `app` from its `text`, checking that its name, id and
+/// app agree.
+fn load_text(path: &Path, app: &str, text: &str) -> Result<LoadedMigration, FormatError> {
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let fail = |message: String| FormatError {
+        path: path.to_owned(),
+        location: None,
+        message,
+        snippet: None,
+    };
+    if parse_id(&stem).is_none() {
+        return Err(fail(
+            "not a migration file name: names look like `0001_initial.toml` (four digits, `_`, lowercase name); rename or move the file".to_owned(),
+        ));
+    }
+    let migration = Migration::parse(path, text)?;
+    if migration.migration.id != stem {
+        return Err(fail(format!(
+            "the file is named `{stem}` but its id is `{}`; make them equal",
+            migration.migration.id
+        )));
+    }
+    if migration.migration.app != app {
+        return Err(fail(format!(
+            "the file is in the folder of app `{app}` but says app = \"{}\"; move it to the right folder or fix `app`",
+            migration.migration.app
+        )));
+    }
+    Ok(LoadedMigration::new(migration, path.to_owned()))
+}
+
+/// Reads migrations from memory (files compiled into a binary by `embed_migrations!`):
+/// `(path, text)` pairs with paths relative to the migrations folder (`0001_initial.toml`,
+/// `blog/0001_initial.toml`), checked like [`load_migrations`] checks files on disk and
+/// sorted the same way. All invalid files are reported together.
+pub fn load_embedded<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Vec<LoadedMigration>, ProjectError> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (path, text) in files {
+        let path = Path::new(path);
+        let app = match path.parent().and_then(|p| p.to_str()) {
+            None | Some("") => DEFAULT_APP,
+            Some(app) => app,
+        };
+        match load_text(path, app, text) {
+            Ok(m) => out.push(m),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ProjectError::Invalid(errors));
+    }
+    out.sort_by(|a, b| (a.app(), a.id()).cmp(&(b.app(), b.id())));
+    Ok(out)
 }
 
 /// Writes `text` to `path` atomically (a temporary file renamed over the target), creating

@@ -125,7 +125,14 @@ impl fmt::Display for SumProblem {
 
 /// Compares the sum file in `migrations_dir` with `entries` (computed from the files).
 pub fn check(migrations_dir: &Path, entries: &BTreeMap<String, String>) -> Vec<SumProblem> {
-    let Ok(text) = std::fs::read_to_string(path(migrations_dir)) else {
+    let text = std::fs::read_to_string(path(migrations_dir)).ok();
+    check_text(text.as_deref(), entries)
+}
+
+/// [`check`] against the text of a sum file (`None`: there is none), for files compiled into
+/// a binary.
+pub fn check_text(text: Option<&str>, entries: &BTreeMap<String, String>) -> Vec<SumProblem> {
+    let Some(text) = text else {
         return if entries.is_empty() {
             Vec::new()
         } else {

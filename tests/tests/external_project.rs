@@ -484,3 +484,122 @@ fn a_rename_answered_yes_on_a_terminal_keeps_the_data() {
             .contains("No changes detected")
     );
 }
+
+/// The application binary of [`an_embedded_migrator_migrates_at_start_up_and_follows_rebuilds`]:
+/// it applies the migrations compiled into it to the database named on its command line.
+const APP: &str = r#"
+static MIGRATOR: chakra::migrator::Migrator = chakra::embed_migrations!("migrations");
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::process::ExitCode {
+    use shop as _;
+    let url = std::env::args().nth(1).expect("a database URL");
+    match MIGRATOR.apply(url.as_str()).await {
+        Ok(applied) => {
+            println!("applied {}", applied.len());
+            for key in applied {
+                println!("{key}");
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+"#;
+
+/// A data migration in the models library, run by the embedded migrator.
+const FILL: &str = r#"
+pub async fn fill_names(conn: &mut chakra::data::Connection<'_>) -> Result<(), chakra::data::Error> {
+    conn.execute("UPDATE customers SET name = 'unknown' WHERE name = ''").await?;
+    Ok(())
+}
+chakra::data_migration!("shop.fill_names", fill_names);
+"#;
+
+#[test]
+fn an_embedded_migrator_migrates_at_start_up_and_follows_rebuilds() {
+    let shop = Shop::new("embed");
+    let manifest = shop.read("Cargo.toml").replace(
+        "[dependencies]\n",
+        "[dependencies]\ntokio = { version = \"1\", features = [\"rt\", \"macros\"] }\n",
+    );
+    shop.write("Cargo.toml", &manifest);
+    shop.write(&format!("src/bin/app_{}.rs", shop.tag), APP);
+    shop.write("src/lib.rs", &format!("{MODELS_V1}{FILL}"));
+    // Files added by other means than `migrate make` are picked up too.
+    shop.write(
+        "build.rs",
+        "fn main() { println!(\"cargo:rerun-if-changed=migrations\"); }\n",
+    );
+    shop.ok(&["migrate", "make"]);
+    let url = format!("sqlite://{}", shop.path().join("app.sqlite3").display());
+    let app = |expect_ok: bool| {
+        let out = shop.run_bin("app", &[&url]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.success(), expect_ok, "{stdout}\n{stderr}");
+        format!("{stdout}{stderr}")
+    };
+
+    // An empty database is migrated at start-up; the next start has nothing to do.
+    assert_eq!(app(true), "applied 1\n0001_initial\n");
+    assert_eq!(app(true), "applied 0\n");
+
+    // A new migration made with `migrate make`, and one written by hand that runs Rust code:
+    // the next build embeds them.
+    shop.write(
+        "src/lib.rs",
+        &format!(
+            "{}{FILL}",
+            MODELS_V1.replace(
+                "    pub active: bool,\n}",
+                "    pub active: bool,\n    #[chakra(max_length = 200)]\n    pub email: Option<String>,\n}"
+            )
+        ),
+    );
+    let made = shop.ok(&["migrate", "make"]);
+    assert!(made.contains("0002_add_customer_email"), "{made}");
+    shop.ok(&[
+        "migrate",
+        "make",
+        "--empty",
+        "--app",
+        "default",
+        "--name",
+        "fill_names",
+    ]);
+    let empty = shop.read("migrations/0003_fill_names.toml");
+    shop.write(
+        "migrations/0003_fill_names.toml",
+        &format!("{empty}\n[[operations]]\ntype = \"RunRust\"\nforward = \"shop.fill_names\"\nreversible = true\n"),
+    );
+    shop.ok(&["migrate", "verify", "--update-sum"]);
+    assert_eq!(
+        app(true),
+        "applied 2\n0002_add_customer_email\n0003_fill_names\n"
+    );
+    let columns = Command::new("sqlite3")
+        .arg(shop.path().join("app.sqlite3"))
+        .arg("SELECT group_concat(name, ' ') FROM pragma_table_info('customers')")
+        .output()
+        .expect("sqlite3");
+    assert_eq!(
+        String::from_utf8_lossy(&columns.stdout).trim(),
+        "id name active email"
+    );
+
+    // A file added behind chakra.sum's back is embedded by the next build, and refused.
+    shop.write(
+        "migrations/0004_by_hand.toml",
+        "[migration]\nid = \"0004_by_hand\"\napp = \"default\"\ndependencies = [\"0003_fill_names\"]\n",
+    );
+    let refused = app(false);
+    assert!(
+        refused.contains("0004_by_hand.toml is not listed in chakra.sum")
+            && refused.contains("migrate verify --update-sum"),
+        "{refused}"
+    );
+}

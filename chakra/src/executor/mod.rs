@@ -483,9 +483,19 @@ pub(crate) struct StepFailure {
 /// Runs one step on `conn`: its statements, then its Rust function for a `RunRust` step.
 pub(crate) async fn run_step(
     step: &crate::plan::StepSql,
+    conn: crate::data::Connection<'_>,
+) -> Result<(), StepFailure> {
+    use tracing::Instrument;
+    let span = tracing::info_span!("operation", operation = %step.description);
+    run_step_in_span(step, conn).instrument(span).await
+}
+
+async fn run_step_in_span(
+    step: &crate::plan::StepSql,
     mut conn: crate::data::Connection<'_>,
 ) -> Result<(), StepFailure> {
     for (j, statement) in step.statements.iter().enumerate() {
+        tracing::debug!(statement = %statement, "running");
         conn.execute_sql(statement).await.map_err(|e| StepFailure {
             statement: statement.clone(),
             earlier_statements: j,
@@ -635,6 +645,73 @@ pub struct Executor {
     driver: Driver,
 }
 
+/// A database to migrate: a URL (`&str`, `&String`) or one of the application's sqlx pools
+/// (`&SqlitePool`, `&PgPool`, `&MySqlPool`). What [`Migrator`](crate::migrator::Migrator)'s
+/// methods take.
+///
+/// ```no_run
+/// # async fn f(pool: sqlx::SqlitePool) -> Result<(), chakra::executor::ExecutorError> {
+/// use chakra::executor::{Connect, ExecutorConfig};
+/// let exec = (&pool).connect(ExecutorConfig::default()).await?;
+/// let exec2 = "sqlite://app.db".connect(ExecutorConfig::default()).await?;
+/// # Ok(()) }
+/// ```
+pub trait Connect {
+    /// Opens an [`Executor`] on the database.
+    fn connect(
+        self,
+        config: ExecutorConfig,
+    ) -> impl std::future::Future<Output = Result<Executor, ExecutorError>> + Send;
+}
+
+impl Connect for &str {
+    fn connect(
+        self,
+        config: ExecutorConfig,
+    ) -> impl std::future::Future<Output = Result<Executor, ExecutorError>> + Send {
+        Executor::connect(self, config)
+    }
+}
+
+impl Connect for &String {
+    fn connect(
+        self,
+        config: ExecutorConfig,
+    ) -> impl std::future::Future<Output = Result<Executor, ExecutorError>> + Send {
+        Executor::connect(self, config)
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl Connect for &sqlx::SqlitePool {
+    fn connect(
+        self,
+        config: ExecutorConfig,
+    ) -> impl std::future::Future<Output = Result<Executor, ExecutorError>> + Send {
+        Executor::from_sqlite_pool(self, config)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Connect for &sqlx::PgPool {
+    fn connect(
+        self,
+        config: ExecutorConfig,
+    ) -> impl std::future::Future<Output = Result<Executor, ExecutorError>> + Send {
+        Executor::from_pg_pool(self, config)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl Connect for &sqlx::MySqlPool {
+    fn connect(
+        self,
+        config: ExecutorConfig,
+    ) -> impl std::future::Future<Output = Result<Executor, ExecutorError>> + Send {
+        Executor::from_mysql_pool(self, config)
+    }
+}
+
 /// Hides the password of a URL for messages.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -700,6 +777,57 @@ impl Executor {
             other => unreachable!("dialect_of_url accepts only compiled dialects, not {other}"),
         };
         Ok(Executor { driver })
+    }
+
+    /// Runs migrations on a connection borrowed from the application's SQLite `pool` (an
+    /// in-memory database lives only in the pool's connections); [`close`](Self::close)
+    /// gives it back as it was.
+    #[cfg(feature = "sqlite")]
+    pub async fn from_sqlite_pool(
+        pool: &sqlx::SqlitePool,
+        config: ExecutorConfig,
+    ) -> Result<Executor, ExecutorError> {
+        Ok(Executor {
+            driver: Driver::Sqlite(sqlite::SqliteBackend::from_pool(pool, config).await?),
+        })
+    }
+
+    /// Runs migrations on connections of its own, opened with the options of the
+    /// application's PostgreSQL `pool`, so that the migrator's session settings and lock
+    /// never reach the pool.
+    #[cfg(feature = "postgres")]
+    pub async fn from_pg_pool(
+        pool: &sqlx::PgPool,
+        config: ExecutorConfig,
+    ) -> Result<Executor, ExecutorError> {
+        Ok(Executor {
+            driver: Driver::Postgres(postgres::PgBackend::from_pool(pool, config).await?),
+        })
+    }
+
+    /// Runs migrations on a connection of its own, opened with the options of the
+    /// application's MySQL/MariaDB `pool`.
+    #[cfg(feature = "mysql")]
+    pub async fn from_mysql_pool(
+        pool: &sqlx::MySqlPool,
+        config: ExecutorConfig,
+    ) -> Result<Executor, ExecutorError> {
+        Ok(Executor {
+            driver: Driver::Mysql(mysql::MySqlBackend::from_pool(pool, config).await?),
+        })
+    }
+
+    /// Closes the executor's connections (a connection borrowed from a pool goes back as it
+    /// was). Dropping the executor closes them too, without waiting.
+    pub async fn close(self) -> Result<(), ExecutorError> {
+        match self.driver {
+            #[cfg(feature = "sqlite")]
+            Driver::Sqlite(b) => b.close().await,
+            #[cfg(feature = "postgres")]
+            Driver::Postgres(b) => b.close().await,
+            #[cfg(feature = "mysql")]
+            Driver::Mysql(b) => b.close().await,
+        }
     }
 
     /// The dialect of the connected database.
@@ -937,9 +1065,20 @@ async fn run_locked<B: Backend>(
     fake: bool,
     on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<(), ExecutorError> {
+    use tracing::Instrument;
     prepare_history(b).await?;
     for m in plan {
-        b.run_one(m, direction, fake, on_event).await?;
+        let span = tracing::info_span!(
+            "migration",
+            app = %m.key.app,
+            id = %m.key.id,
+            direction = ?direction,
+            fake,
+        );
+        b.run_one(m, direction, fake, on_event)
+            .instrument(span.clone())
+            .await
+            .inspect_err(|e| span.in_scope(|| tracing::error!(error = %e, "migration failed")))?;
     }
     Ok(())
 }

@@ -53,14 +53,41 @@ impl MySqlBackend {
             url: redact_url(url),
             reason,
         };
+        let opts = MySqlConnectOptions::from_str(url).map_err(|e| bad_url(e.to_string()))?;
+        Self::connect_with(opts, redact_url(url), config).await
+    }
+
+    /// Opens a connection of its own with the options of the application's `pool`: the
+    /// migrator's session settings and lock never reach the pool.
+    pub(crate) async fn from_pool(
+        pool: &sqlx::MySqlPool,
+        config: ExecutorConfig,
+    ) -> Result<MySqlBackend, ExecutorError> {
+        let opts = (*pool.connect_options()).clone();
+        let name = format!(
+            "mysql://{}:{}/{} (the application's pool)",
+            opts.get_host(),
+            opts.get_port(),
+            opts.get_database().unwrap_or_default()
+        );
+        Self::connect_with(opts, name, config).await
+    }
+
+    async fn connect_with(
+        opts: MySqlConnectOptions,
+        url: String,
+        config: ExecutorConfig,
+    ) -> Result<MySqlBackend, ExecutorError> {
+        let bad_url = |reason: String| ExecutorError::BadUrl {
+            url: url.clone(),
+            reason,
+        };
         // `||` keeps its MySQL meaning in RunSQL (sqlx would make it concatenation).
-        let opts = MySqlConnectOptions::from_str(url)
-            .map_err(|e| bad_url(e.to_string()))?
-            .pipes_as_concat(false);
+        let opts = opts.pipes_as_concat(false);
         let mut conn = MySqlConnection::connect_with(&opts)
             .await
             .map_err(|source| ExecutorError::Connect {
-                url: redact_url(url),
+                url: url.clone(),
                 source,
             })?;
         let database: Option<String> = sqlx::query("SELECT CAST(DATABASE() AS CHAR)")
@@ -115,6 +142,14 @@ impl MySqlBackend {
             self.table()
         );
         fetch_history(&mut self.conn, sql).await
+    }
+
+    /// Closes the connection.
+    pub(crate) async fn close(self) -> Result<(), ExecutorError> {
+        self.conn
+            .close()
+            .await
+            .map_err(db("closing the connection"))
     }
 
     /// The migration connection (for reading the schema).

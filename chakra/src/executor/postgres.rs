@@ -60,10 +60,34 @@ impl PgBackend {
         config: ExecutorConfig,
     ) -> Result<PgBackend, ExecutorError> {
         let redacted = redact_url(url);
-        let mut opts = PgConnectOptions::from_str(url).map_err(|e| ExecutorError::BadUrl {
+        let opts = PgConnectOptions::from_str(url).map_err(|e| ExecutorError::BadUrl {
             url: redacted.clone(),
             reason: e.to_string(),
         })?;
+        Self::connect_with(opts, redacted, config).await
+    }
+
+    /// Opens connections of its own with the options of the application's `pool`: the
+    /// migrator's session settings and advisory lock never reach the pool.
+    pub(crate) async fn from_pool(
+        pool: &sqlx::PgPool,
+        config: ExecutorConfig,
+    ) -> Result<PgBackend, ExecutorError> {
+        let opts = (*pool.connect_options()).clone();
+        let name = format!(
+            "postgres://{}:{}/{} (the application's pool)",
+            opts.get_host(),
+            opts.get_port(),
+            opts.get_database().unwrap_or_default()
+        );
+        Self::connect_with(opts, name, config).await
+    }
+
+    async fn connect_with(
+        mut opts: PgConnectOptions,
+        redacted: String,
+        config: ExecutorConfig,
+    ) -> Result<PgBackend, ExecutorError> {
         if opts.get_application_name().is_none() {
             opts = opts.application_name("chakra");
         }
@@ -128,6 +152,17 @@ impl PgBackend {
             .lock
             .as_mut()
             .expect("the lock connection was just opened"))
+    }
+
+    /// Closes the connections.
+    pub(crate) async fn close(self) -> Result<(), ExecutorError> {
+        if let Some(lock) = self.lock {
+            let _ = lock.conn.close().await;
+        }
+        self.conn
+            .close()
+            .await
+            .map_err(db("closing the connection"))
     }
 
     /// The migration connection (for reading the schema).

@@ -6,8 +6,9 @@
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::{AssertSqlSafe, Connection, Row, Sqlite};
 
 use crate::data::Connection as StepConnection;
 
@@ -26,8 +27,35 @@ use crate::plan::{Direction, MigrationSql};
 
 /// A SQLite database.
 pub(crate) struct SqliteBackend {
-    conn: SqliteConnection,
+    conn: SqliteConn,
     config: ExecutorConfig,
+}
+
+/// The connection migrations run on: one of their own, or one borrowed from the
+/// application's pool (an in-memory database exists only in the pool's connections).
+enum SqliteConn {
+    Owned(SqliteConnection),
+    /// A connection of the application's pool, with the busy timeout it had.
+    Pooled(PoolConnection<Sqlite>, i64),
+}
+
+impl std::ops::Deref for SqliteConn {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        match self {
+            SqliteConn::Owned(c) => c,
+            SqliteConn::Pooled(c, _) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for SqliteConn {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self {
+            SqliteConn::Owned(c) => c,
+            SqliteConn::Pooled(c, _) => c,
+        }
+    }
 }
 
 impl SqliteBackend {
@@ -50,7 +78,54 @@ impl SqliteBackend {
                 url: redact_url(url),
                 source,
             })?;
-        Ok(SqliteBackend { conn, config })
+        Ok(SqliteBackend {
+            conn: SqliteConn::Owned(conn),
+            config,
+        })
+    }
+
+    /// Borrows a connection of `pool` (the application's) until [`close`](Self::close), with
+    /// its busy timeout set to `lock_timeout` meanwhile.
+    pub(crate) async fn from_pool(
+        pool: &sqlx::SqlitePool,
+        config: ExecutorConfig,
+    ) -> Result<SqliteBackend, ExecutorError> {
+        let mut conn = pool
+            .acquire()
+            .await
+            .map_err(db("taking a connection from the pool"))?;
+        let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db("reading the busy timeout"))?;
+        let ms = config.lock_timeout.as_millis().min(i32::MAX as u128);
+        for sql in [
+            format!("PRAGMA busy_timeout = {ms}"),
+            "PRAGMA foreign_keys = ON".to_owned(),
+        ] {
+            sqlx::raw_sql(AssertSqlSafe(sql))
+                .execute(&mut *conn)
+                .await
+                .map_err(db("setting up the pool's connection"))?;
+        }
+        Ok(SqliteBackend {
+            conn: SqliteConn::Pooled(conn, busy),
+            config,
+        })
+    }
+
+    /// Gives a borrowed connection back to its pool as it was; closes an own one.
+    pub(crate) async fn close(self) -> Result<(), ExecutorError> {
+        match self.conn {
+            SqliteConn::Owned(c) => c.close().await.map_err(db("closing the connection")),
+            SqliteConn::Pooled(mut c, busy) => {
+                sqlx::raw_sql(AssertSqlSafe(format!("PRAGMA busy_timeout = {busy}")))
+                    .execute(&mut *c)
+                    .await
+                    .map_err(db("restoring the busy timeout of the pool's connection"))?;
+                Ok(())
+            }
+        }
     }
 
     /// The connection.
@@ -66,7 +141,7 @@ impl SqliteBackend {
         let row =
             sqlx::query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?")
                 .bind(&self.config.table)
-                .fetch_one(&mut self.conn)
+                .fetch_one(&mut *self.conn)
                 .await
                 .map_err(db("looking for the history table"))?;
         Ok(row.get::<i64, _>(0) > 0)
@@ -83,14 +158,14 @@ impl SqliteBackend {
         if fk_off {
             // Cannot be changed inside a transaction; see the SQLite table rebuild procedure.
             sqlx::raw_sql("PRAGMA foreign_keys = OFF")
-                .execute(&mut self.conn)
+                .execute(&mut *self.conn)
                 .await
                 .map_err(db("disabling foreign keys for a table rebuild"))?;
         }
         let result = self.run_in_transaction(m, direction, fake, on_event).await;
         if fk_off {
             sqlx::raw_sql("PRAGMA foreign_keys = ON")
-                .execute(&mut self.conn)
+                .execute(&mut *self.conn)
                 .await
                 .map_err(db("re-enabling foreign keys"))?;
         }
@@ -109,7 +184,7 @@ impl SqliteBackend {
         // Under the lock: another process may have done this migration meanwhile.
         let keys = keys_of(m);
         let history = match fetch_history_of::<sqlx::Sqlite>(
-            &mut self.conn,
+            &mut *self.conn,
             DialectKind::Sqlite,
             &self.config.table,
             Some(&keys),
@@ -156,7 +231,7 @@ impl SqliteBackend {
             let last = last_log(&mut self.conn, &self.config.table).await?;
             let change = run_change(m, &history, last.as_ref(), direction, fake, elapsed);
             write_change::<sqlx::Sqlite>(
-                &mut self.conn,
+                &mut *self.conn,
                 DialectKind::Sqlite,
                 &self.config.table,
                 &change,
@@ -168,7 +243,7 @@ impl SqliteBackend {
             return Err(e);
         }
         sqlx::raw_sql("COMMIT")
-            .execute(&mut self.conn)
+            .execute(&mut *self.conn)
             .await
             .map_err(db("committing the migration"))?;
         on_event(Event::Finished {
@@ -200,7 +275,7 @@ impl Backend for SqliteBackend {
             log_table_sql(DialectKind::Sqlite, &self.config.table),
         ] {
             sqlx::raw_sql(AssertSqlSafe(sql))
-                .execute(&mut self.conn)
+                .execute(&mut *self.conn)
                 .await
                 .map_err(db("creating the history table"))?;
         }
@@ -209,7 +284,7 @@ impl Backend for SqliteBackend {
 
     async fn log(&mut self) -> Result<Option<Vec<LogEntry>>, ExecutorError> {
         fetch_log(
-            &mut self.conn,
+            &mut *self.conn,
             select_log_sql(DialectKind::Sqlite, &self.config.table),
         )
         .await
@@ -227,7 +302,7 @@ impl Backend for SqliteBackend {
         begin_immediate(&mut self.conn, self.config.lock_timeout).await?;
         let result = async {
             let history = fetch_history_of::<sqlx::Sqlite>(
-                &mut self.conn,
+                &mut *self.conn,
                 DialectKind::Sqlite,
                 &self.config.table,
                 scope,
@@ -237,7 +312,7 @@ impl Backend for SqliteBackend {
             let (change, out) = f(&history, last.as_ref())?;
             if let Some(change) = change {
                 write_change::<sqlx::Sqlite>(
-                    &mut self.conn,
+                    &mut *self.conn,
                     DialectKind::Sqlite,
                     &self.config.table,
                     &change,
@@ -250,7 +325,7 @@ impl Backend for SqliteBackend {
         match result {
             Ok(out) => {
                 sqlx::raw_sql("COMMIT")
-                    .execute(&mut self.conn)
+                    .execute(&mut *self.conn)
                     .await
                     .map_err(db("committing the change of the history"))?;
                 Ok(out)
