@@ -14,6 +14,7 @@ use chakra::graph::{Graph, MigrationKey};
 use chakra::make::{MakeOptions, MakeOutcome, Paths, load_graph};
 use chakra::plan::{Direction, MigrationSql, RollbackTarget, migration_sql};
 use chakra::state::ProjectState;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use crate::Mode;
@@ -597,20 +598,70 @@ struct Progress<'a> {
     open: bool,
     /// With `-v`: the plan, whose statements are printed as each migration starts.
     sql: Option<&'a [MigrationSql]>,
+    /// On a terminal, for several migrations: a progress bar on stderr under the lines.
+    bar: Option<ProgressBar>,
+    /// The migration running, for the bar and for a failure.
+    current: Option<MigrationKey>,
 }
 
 impl<'a> Progress<'a> {
     fn new(out: &'a Output, arrow: &'static str, plan: &'a [MigrationSql]) -> Self {
+        let bar = (out.progress_bar() && plan.len() > 1).then(|| {
+            let bar = ProgressBar::with_draw_target(
+                Some(plan.len() as u64),
+                ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({elapsed})")
+                    .expect("a valid template"),
+            );
+            bar
+        });
         Progress {
             out,
             arrow,
             done: Vec::new(),
             open: false,
             sql: (out.verbose > 0).then_some(plan),
+            bar,
+            current: None,
+        }
+    }
+
+    /// Prints a whole line, above the bar when there is one.
+    fn line(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| self.out.line(text)),
+            None => self.out.line(text),
+        }
+    }
+
+    /// Ends the output of a migration that failed.
+    fn failed(&mut self) {
+        let failed = self.out.paint(Style::Red, "failed");
+        match (self.bar.take(), &self.current) {
+            (Some(bar), Some(key)) if self.open => {
+                bar.finish_and_clear();
+                self.out.line(&format!("{} {key}... {failed}", self.arrow));
+            }
+            (Some(bar), _) => bar.finish_and_clear(),
+            (None, _) if self.open => self.out.line(&failed),
+            (None, _) => {}
+        }
+    }
+
+    /// Removes the bar once the run is over.
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
         }
     }
 
     fn event(&mut self, e: Event) {
+        if let Some(bar) = &self.bar {
+            self.on_bar(bar.clone(), e);
+            return;
+        }
         match e {
             Event::Started { key, .. } => {
                 match self.sql.and_then(|plan| plan.iter().find(|m| m.key == key)) {
@@ -663,6 +714,52 @@ impl<'a> Progress<'a> {
                     self.out
                         .paint(Style::Dim, "already done by another process")
                 ));
+            }
+        }
+    }
+}
+
+impl Progress<'_> {
+    /// [`event`](Self::event) with a progress bar: whole lines above it, the running
+    /// migration in it.
+    fn on_bar(&mut self, bar: ProgressBar, e: Event) {
+        match e {
+            Event::Started { key, .. } => {
+                bar.set_message(key.to_string());
+                self.current = Some(key);
+                self.open = true;
+            }
+            Event::Finished {
+                key, elapsed, fake, ..
+            } => {
+                self.open = false;
+                let what = if fake { "faked" } else { "done" };
+                self.line(&format!(
+                    "{} {key}... {} ({})",
+                    self.arrow,
+                    self.out.paint(Style::Green, what),
+                    duration(elapsed)
+                ));
+                bar.inc(1);
+                self.done.push(json!({ "app": key.app, "id": key.id, "elapsed_ms": elapsed.as_millis(), "fake": fake }));
+            }
+            Event::Retrying {
+                attempt, of, pause, ..
+            } => self.line(&self.out.paint(
+                Style::Yellow,
+                &format!(
+                    "a table is locked by another session (waited `lock_timeout`); retry {attempt} of {of} in {:.1}s",
+                    pause.as_secs_f64()
+                ),
+            )),
+            Event::Skipped { key } => {
+                self.line(&format!(
+                    "{} {key}... {}",
+                    self.arrow,
+                    self.out
+                        .paint(Style::Dim, "already done by another process")
+                ));
+                bar.inc(1);
             }
         }
     }
@@ -728,11 +825,10 @@ async fn execute(
         .run(plan, direction, run.fake, &mut |e| progress.event(e))
         .await;
     if let Err(e) = result {
-        if progress.open {
-            out.line(&out.paint(Style::Red, "failed"));
-        }
+        progress.failed();
         return Err(e.into());
     }
+    progress.finish();
     let n = progress.done.len();
     out.line(&format!(
         "{} {verb} {n} migration{}",

@@ -72,6 +72,12 @@ impl Output {
         }
     }
 
+    /// Whether a progress bar may be drawn: stderr is a terminal and the output is the
+    /// normal text (not `-q`, `-v` or JSON).
+    pub fn progress_bar(&self) -> bool {
+        std::io::stderr().is_terminal() && !self.quiet && !self.json && self.verbose == 0
+    }
+
     /// `text` in `style` when colours are on.
     pub fn paint(&self, style: Style, text: &str) -> String {
         if self.color {

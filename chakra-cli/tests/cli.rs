@@ -1745,3 +1745,39 @@ fn squash_json_dry_run_and_errors() {
         .code(1);
     assert_eq!(run.json()["ok"], false);
 }
+
+/// On a terminal, several migrations get a progress bar on stderr (`2/2` once done) with the
+/// same lines as elsewhere above it; without a terminal, plain lines only.
+#[test]
+fn apply_shows_a_progress_bar_on_a_terminal_and_plain_lines_otherwise() {
+    let p = Project::with_sqlite();
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} migrate apply", env!("CARGO_BIN_EXE_chakra")),
+            "/dev/null",
+        ])
+        .current_dir(&p.root)
+        .env("NO_COLOR", "1")
+        .env_remove("DATABASE_URL")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the `script` command (util-linux) runs");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains(" 1/2 0002_add_post_status"), "{screen}");
+    assert!(screen.contains(" 2/2 0002_add_post_status"), "{screen}");
+    assert!(screen.contains("→ 0001_initial... done ("), "{screen}");
+    assert!(screen.contains("✓ Applied 2 migrations"), "{screen}");
+
+    p.run(&["migrate", "rollback", "--to", "zero"]).ok();
+    let plain = p.run(&["migrate", "apply"]).ok();
+    assert!(
+        !plain.stdout.contains("/2") && !plain.stderr.contains("/2"),
+        "{plain:#?}"
+    );
+    assert!(
+        plain.stdout.starts_with("→ 0001_initial... done ("),
+        "{plain:#?}"
+    );
+}
