@@ -33,6 +33,8 @@ pub mod snapshot;
 pub mod squash;
 pub mod state;
 pub mod sum;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub mod testing;
 
 pub use chakra_derive::{Model, embed_migrations};
 pub use model::Model;

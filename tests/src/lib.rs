@@ -12,8 +12,6 @@
 //! });
 //! ```
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use chakra::dialect::DialectKind;
 use chakra::executor::{Executor, ExecutorConfig};
 use sqlx::{AssertSqlSafe, Connection};
@@ -54,42 +52,12 @@ pub struct TestDb {
     pub engine: Engine,
     /// The URL of this test's database.
     pub url: String,
-    /// For servers: the server URL and database name to drop at the end.
-    server: Option<(String, String)>,
+    /// For servers: the database, dropped with it (chakra's own test helper).
+    _server: Option<chakra::testing::TestDatabase>,
     _dir: Option<tempfile::TempDir>,
 }
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-fn unique_name() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!(
-        "chakra_t_{}_{}_{}",
-        std::process::id(),
-        nanos,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// `url` with its database (path) replaced by `db`.
-pub fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{db}", &base[..host_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
+pub use chakra::testing::with_database;
 
 /// Evaluates `$body` with `$C` naming the sqlx connection type of `$engine`, so that one piece
 /// of code talks to every engine.
@@ -134,7 +102,7 @@ impl TestDb {
             return Some(TestDb {
                 engine,
                 url,
-                server: None,
+                _server: None,
                 _dir: Some(dir),
             });
         }
@@ -148,13 +116,13 @@ impl TestDb {
             eprintln!("SKIPPED on {engine:?}: set {var} to run this test against a real server");
             return None;
         };
-        let name = unique_name();
-        let quoted = chakra::dialect::quote_ident(engine.dialect(), &name);
-        admin(engine, &server, &format!("CREATE DATABASE {quoted}")).await;
+        let db = chakra::testing::TestDatabase::empty_on(&server)
+            .await
+            .unwrap_or_else(|e| panic!("{engine:?} server at {server}: {e}"));
         Some(TestDb {
             engine,
-            url: with_database(&server, &name),
-            server: Some((server, name)),
+            url: db.url().to_owned(),
+            _server: Some(db),
             _dir: None,
         })
     }
@@ -246,38 +214,6 @@ impl TestDb {
             .filter_map(|r| r.into_iter().next().flatten())
             .filter(|t| t != "_chakra_migrations" && t != "_chakra_migrations_log")
             .collect()
-    }
-}
-
-/// Runs `sql` on the server of a database engine (SQLite has none: nothing to do).
-async fn admin(engine: Engine, server: &str, sql: &str) {
-    if engine == Engine::Sqlite {
-        return;
-    }
-    with_connection_type!(engine, C => execute_on::<C>(server, sql).await)
-        .unwrap_or_else(|e| panic!("{engine:?} server at {server}: {sql}: {e}"));
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some((server, name)) = self.server.take() else {
-            return;
-        };
-        let engine = self.engine;
-        let sql = match engine {
-            Engine::Postgres => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-            _ => format!("DROP DATABASE IF EXISTS `{name}`"),
-        };
-        // Dropping happens outside the test's runtime, on a thread of its own.
-        let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                rt.block_on(admin(engine, &server, &sql));
-            }
-        })
-        .join();
     }
 }
 
@@ -542,26 +478,5 @@ pub mod fixtures {
         pub fn graph(&self) -> Graph {
             load_graph(&self.paths().migrations).expect("graph")
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn replaces_the_database_of_a_url() {
-        assert_eq!(
-            with_database("postgres://u@h:5432/test", "x"),
-            "postgres://u@h:5432/x"
-        );
-        assert_eq!(
-            with_database("mysql://root@127.0.0.1:3306", "x"),
-            "mysql://root@127.0.0.1:3306/x"
-        );
-        assert_eq!(
-            with_database("postgres://h/db?sslmode=disable", "x"),
-            "postgres://h/x?sslmode=disable"
-        );
     }
 }
