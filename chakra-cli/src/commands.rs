@@ -657,49 +657,41 @@ impl<'a> Progress<'a> {
         }
     }
 
+    /// Reports one event. With a bar, every line is whole and the running migration shows in
+    /// the bar; without one, `→ 0001_x... ` waits on its line for `done`.
     fn event(&mut self, e: Event) {
-        if let Some(bar) = &self.bar {
-            self.on_bar(bar.clone(), e);
-            return;
-        }
         match e {
             Event::Started { key, .. } => {
-                match self.sql.and_then(|plan| plan.iter().find(|m| m.key == key)) {
-                    Some(m) => {
-                        self.out.line(&format!("{} {key}...", self.arrow));
-                        for step in &m.steps {
-                            self.out.line(
-                                &self
-                                    .out
-                                    .paint(Style::Dim, &format!("    -- {}", step.description)),
-                            );
-                            for stmt in &step.statements {
-                                self.out.line(&format!("    {stmt};"));
-                            }
-                        }
-                        self.out.partial("  ");
-                    }
-                    None => self.out.partial(&format!("{} {key}... ", self.arrow)),
+                if let Some(bar) = &self.bar {
+                    bar.set_message(key.to_string());
+                } else {
+                    self.started(&key);
                 }
+                self.current = Some(key);
                 self.open = true;
             }
             Event::Finished {
                 key, elapsed, fake, ..
             } => {
                 self.open = false;
-                let what = if fake { "faked" } else { "done" };
-                self.out.line(&format!(
-                    "{} ({})",
-                    self.out.paint(Style::Green, what),
-                    duration(elapsed)
-                ));
+                let what = self
+                    .out
+                    .paint(Style::Green, if fake { "faked" } else { "done" });
+                let done = format!("{what} ({})", duration(elapsed));
+                match &self.bar {
+                    Some(bar) => {
+                        self.line(&format!("{} {key}... {done}", self.arrow));
+                        bar.inc(1);
+                    }
+                    None => self.out.line(&done),
+                }
                 self.done.push(json!({ "app": key.app, "id": key.id, "elapsed_ms": elapsed.as_millis(), "fake": fake }));
             }
             Event::Retrying {
                 attempt, of, pause, ..
             } => {
                 self.open = false;
-                self.out.line(&self.out.paint(
+                self.line(&self.out.paint(
                     Style::Yellow,
                     &format!(
                         "a table is locked by another session (waited `lock_timeout`); retry {attempt} of {of} in {:.1}s",
@@ -708,59 +700,41 @@ impl<'a> Progress<'a> {
                 ));
             }
             Event::Skipped { key } => {
-                self.out.line(&format!(
+                self.line(&format!(
                     "{} {key}... {}",
                     self.arrow,
                     self.out
                         .paint(Style::Dim, "already done by another process")
                 ));
+                if let Some(bar) = &self.bar {
+                    bar.inc(1);
+                }
             }
         }
     }
-}
 
-impl Progress<'_> {
-    /// [`event`](Self::event) with a progress bar: whole lines above it, the running
-    /// migration in it.
-    fn on_bar(&mut self, bar: ProgressBar, e: Event) {
-        match e {
-            Event::Started { key, .. } => {
-                bar.set_message(key.to_string());
-                self.current = Some(key);
-                self.open = true;
+    /// The start of a migration without a bar: `→ 0001_x... ` (with `-v`, its statements
+    /// first).
+    fn started(&self, key: &MigrationKey) {
+        match self
+            .sql
+            .and_then(|plan| plan.iter().find(|m| m.key == *key))
+        {
+            Some(m) => {
+                self.out.line(&format!("{} {key}...", self.arrow));
+                for step in &m.steps {
+                    self.out.line(
+                        &self
+                            .out
+                            .paint(Style::Dim, &format!("    -- {}", step.description)),
+                    );
+                    for stmt in &step.statements {
+                        self.out.line(&format!("    {stmt};"));
+                    }
+                }
+                self.out.partial("  ");
             }
-            Event::Finished {
-                key, elapsed, fake, ..
-            } => {
-                self.open = false;
-                let what = if fake { "faked" } else { "done" };
-                self.line(&format!(
-                    "{} {key}... {} ({})",
-                    self.arrow,
-                    self.out.paint(Style::Green, what),
-                    duration(elapsed)
-                ));
-                bar.inc(1);
-                self.done.push(json!({ "app": key.app, "id": key.id, "elapsed_ms": elapsed.as_millis(), "fake": fake }));
-            }
-            Event::Retrying {
-                attempt, of, pause, ..
-            } => self.line(&self.out.paint(
-                Style::Yellow,
-                &format!(
-                    "a table is locked by another session (waited `lock_timeout`); retry {attempt} of {of} in {:.1}s",
-                    pause.as_secs_f64()
-                ),
-            )),
-            Event::Skipped { key } => {
-                self.line(&format!(
-                    "{} {key}... {}",
-                    self.arrow,
-                    self.out
-                        .paint(Style::Dim, "already done by another process")
-                ));
-                bar.inc(1);
-            }
+            None => self.out.partial(&format!("{} {key}... ", self.arrow)),
         }
     }
 }

@@ -301,58 +301,5 @@ impl Stepwise for MySqlBackend {
         failure.earlier_statements == 0
     }
 
-    async fn exec(&mut self, sql: &str, doing: &str) -> Result<(), ExecutorError> {
-        stepwise::sql::exec::<MySql>(&mut self.conn, sql, doing).await
-    }
-
-    async fn probe(&mut self, sql: &str) -> Result<i64, ExecutorError> {
-        stepwise::sql::probe::<MySql>(&mut self.conn, sql).await
-    }
-
-    async fn rows_of(&mut self, keys: &[MigrationKey]) -> Result<Vec<HistoryRow>, ExecutorError> {
-        stepwise::sql::rows_of::<MySql>(
-            &mut self.conn,
-            DialectKind::Mysql,
-            &self.config.table,
-            keys,
-        )
-        .await
-    }
-
-    async fn write_row(&mut self, row: &HistoryRow, exists: bool) -> Result<(), ExecutorError> {
-        stepwise::sql::write_row::<MySql>(
-            &mut self.conn,
-            DialectKind::Mysql,
-            &self.config.table,
-            row,
-            exists,
-        )
-        .await
-    }
-
-    async fn set_progress(
-        &mut self,
-        key: &MigrationKey,
-        status: RowStatus,
-        progress: usize,
-        progress_checksum: &str,
-        error: Option<&str>,
-    ) -> Result<(), ExecutorError> {
-        stepwise::sql::set_progress::<MySql>(
-            &mut self.conn,
-            DialectKind::Mysql,
-            &self.config.table,
-            key,
-            status,
-            progress,
-            progress_checksum,
-            error,
-        )
-        .await
-    }
-
-    async fn last_log(&mut self) -> Result<Option<LogEntry>, ExecutorError> {
-        stepwise::sql::last_log::<MySql>(&mut self.conn, DialectKind::Mysql, &self.config.table)
-            .await
-    }
+    stepwise::sql_primitives!(MySql, DialectKind::Mysql);
 }

@@ -504,59 +504,7 @@ impl Stepwise for PgBackend {
         true
     }
 
-    async fn exec(&mut self, sql: &str, doing: &str) -> Result<(), ExecutorError> {
-        stepwise::sql::exec::<Postgres>(&mut self.conn, sql, doing).await
-    }
-
-    async fn probe(&mut self, sql: &str) -> Result<i64, ExecutorError> {
-        stepwise::sql::probe::<Postgres>(&mut self.conn, sql).await
-    }
-
-    async fn rows_of(&mut self, keys: &[MigrationKey]) -> Result<Vec<HistoryRow>, ExecutorError> {
-        stepwise::sql::rows_of::<Postgres>(
-            &mut self.conn,
-            DialectKind::Postgres,
-            &self.config.table,
-            keys,
-        )
-        .await
-    }
-
-    async fn write_row(&mut self, row: &HistoryRow, exists: bool) -> Result<(), ExecutorError> {
-        stepwise::sql::write_row::<Postgres>(
-            &mut self.conn,
-            DialectKind::Postgres,
-            &self.config.table,
-            row,
-            exists,
-        )
-        .await
-    }
-
-    async fn set_progress(
-        &mut self,
-        key: &MigrationKey,
-        status: RowStatus,
-        progress: usize,
-        progress_checksum: &str,
-        error: Option<&str>,
-    ) -> Result<(), ExecutorError> {
-        stepwise::sql::set_progress::<Postgres>(
-            &mut self.conn,
-            DialectKind::Postgres,
-            &self.config.table,
-            key,
-            status,
-            progress,
-            progress_checksum,
-            error,
-        )
-        .await
-    }
-
-    async fn last_log(&mut self) -> Result<Option<LogEntry>, ExecutorError> {
-        last_log(&mut self.conn, &self.config.table).await
-    }
+    stepwise::sql_primitives!(Postgres, DialectKind::Postgres);
 }
 
 #[cfg(test)]

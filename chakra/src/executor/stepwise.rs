@@ -491,6 +491,77 @@ pub(crate) trait Stepwise: Backend {
     }
 }
 
+/// Implements the [`Stepwise`] primitives that are plain SQL (`exec`, `probe`, `rows_of`,
+/// `write_row`, `set_progress`, `last_log`) inside an `impl Stepwise for ...` block, for a
+/// backend with a `connection()` of sqlx database `$db`, dialect `$dialect` and
+/// `config.table`.
+macro_rules! sql_primitives {
+    ($db:ty, $dialect:expr) => {
+        async fn exec(&mut self, sql: &str, doing: &str) -> Result<(), ExecutorError> {
+            $crate::executor::stepwise::sql::exec::<$db>(self.connection(), sql, doing).await
+        }
+
+        async fn probe(&mut self, sql: &str) -> Result<i64, ExecutorError> {
+            $crate::executor::stepwise::sql::probe::<$db>(self.connection(), sql).await
+        }
+
+        async fn rows_of(
+            &mut self,
+            keys: &[MigrationKey],
+        ) -> Result<Vec<HistoryRow>, ExecutorError> {
+            let table = self.config.table.clone();
+            $crate::executor::stepwise::sql::rows_of::<$db>(
+                self.connection(),
+                $dialect,
+                &table,
+                keys,
+            )
+            .await
+        }
+
+        async fn write_row(&mut self, row: &HistoryRow, exists: bool) -> Result<(), ExecutorError> {
+            let table = self.config.table.clone();
+            $crate::executor::stepwise::sql::write_row::<$db>(
+                self.connection(),
+                $dialect,
+                &table,
+                row,
+                exists,
+            )
+            .await
+        }
+
+        async fn set_progress(
+            &mut self,
+            key: &MigrationKey,
+            status: RowStatus,
+            progress: usize,
+            progress_checksum: &str,
+            error: Option<&str>,
+        ) -> Result<(), ExecutorError> {
+            let table = self.config.table.clone();
+            $crate::executor::stepwise::sql::set_progress::<$db>(
+                self.connection(),
+                $dialect,
+                &table,
+                key,
+                status,
+                progress,
+                progress_checksum,
+                error,
+            )
+            .await
+        }
+
+        async fn last_log(&mut self) -> Result<Option<LogEntry>, ExecutorError> {
+            let table = self.config.table.clone();
+            $crate::executor::stepwise::sql::last_log::<$db>(self.connection(), $dialect, &table)
+                .await
+        }
+    };
+}
+pub(crate) use sql_primitives;
+
 /// The [`Stepwise`] primitives that are the same SQL on every database, given its
 /// connection: implemented once for any sqlx database whose types the history uses.
 pub(crate) mod sql {
