@@ -366,11 +366,21 @@ fn delegate_make(cfg: &Config) -> Result<ExitCode> {
             .context(
                 "cannot run `cargo` to build the manage binary; is the Rust toolchain installed?",
             )?;
-    Ok(match status.code() {
-        Some(0) => ExitCode::SUCCESS,
-        Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
-        None => ExitCode::from(1),
-    })
+    // The manage binary's own exit codes (0, 1, 2) pass through; anything else is cargo
+    // failing to build or run it, whose message is above.
+    match status.code() {
+        Some(c @ 0..=2) => Ok(ExitCode::from(u8::try_from(c).expect("0 to 2"))),
+        code => bail!(
+            "could not build or run the manage binary `{manage}` ({}; cargo's message is above). \
+             Check that `[project] manage` in chakra.toml names a binary of the project in {}, and that it builds \
+             (`cargo build --bin {manage}`)",
+            code.map_or_else(
+                || "killed by a signal".to_owned(),
+                |c| format!("cargo exited with {c}")
+            ),
+            cfg.root.display()
+        ),
+    }
 }
 
 fn executor_config(cfg: &Config) -> ExecutorConfig {

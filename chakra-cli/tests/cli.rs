@@ -1086,6 +1086,20 @@ fn make_without_a_manage_binary_explains_how_to_run_it() {
     );
 }
 
+/// A manage binary cargo cannot build (here: no Cargo.toml at all) is a failure of Chakra's
+/// (exit 1, with what to check), not cargo's exit code 101.
+#[test]
+fn make_through_a_manage_binary_that_does_not_build_says_what_to_check() {
+    let p = Project::with_config("[project]\nmanage = \"manage\"\n");
+    let run = p.run(&["migrate", "make"]).code(1);
+    assert!(
+        run.stderr
+            .contains("could not build or run the manage binary `manage` (cargo exited with 101")
+            && run.stderr.contains("`[project] manage` in chakra.toml"),
+        "{run:#?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // --format json
 
