@@ -1,7 +1,9 @@
 //! Fault injection, on every database: a `chakra migrate apply` process killed with SIGKILL in
-//! the middle of a slow statement, and a migration whose database connection is cut while it
-//! runs. In both cases the next `apply` must finish the job: the right schema, every
-//! migration recorded once, and an audit log that verifies.
+//! the middle of a slow statement and at every operation boundary (the failpoints of
+//! `CHAKRA_FAILPOINT`: after an operation's statements ran, and after its progress was
+//! recorded), and a migration whose database connection is cut while it runs. In every case
+//! the next `apply` must finish the job: the right schema, every migration recorded once, and
+//! an audit log that verifies.
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -142,7 +144,12 @@ async fn apply_until_slow(dir: &Path, db: &TestDb) -> Child {
 async fn finish_and_check(dir: &Path, db: &TestDb) {
     // The fix a user would make: the slow statement is replaced (it had not completed, so
     // it may be edited even on MySQL, where the operation before it stays applied).
-    std::fs::write(dir.join("migrations/0002_slow.toml"), second("SELECT 1")).expect("write");
+    finish_with(dir, db, &second("SELECT 1")).await;
+}
+
+/// [`finish_and_check`] with 0002 as `fixed`.
+async fn finish_with(dir: &Path, db: &TestDb, fixed: &str) {
+    std::fs::write(dir.join("migrations/0002_slow.toml"), fixed).expect("write");
     let out = apply(dir, &db.url);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -245,5 +252,84 @@ matrix_test!(
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
         finish_and_check(dir.path(), &db).await;
+    }
+);
+
+/// Starts `apply` stopping at failpoint `point` the `n`-th time (see `CHAKRA_FAILPOINT`), and
+/// kills it with SIGKILL once it says it is there. Returns false when the run ended without
+/// reaching it.
+fn kill_at(dir: &Path, url: &str, point: &str, n: usize) -> bool {
+    use std::io::BufRead;
+    let mut child = chakra(dir, url)
+        .args(["migrate", "apply"])
+        .env("CHAKRA_FAILPOINT", format!("{point}:{n}"))
+        .spawn()
+        .expect("start chakra");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("failpoint") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let reached = rx.recv_timeout(Duration::from_secs(30)).is_ok();
+    // SIGKILL: no destructor, no rollback, no unlock from the process.
+    let _ = child.kill();
+    let _ = child.wait();
+    reached
+}
+
+matrix_test!(
+    a_migrator_killed_at_each_operation_boundary_is_finished_by_the_next_run,
+    |db| async move {
+        let db: TestDb = db;
+        // Only MySQL/MariaDB (and non-atomic migrations) record progress per operation; on
+        // PostgreSQL and SQLite a kill anywhere inside a migration rolls all of it back.
+        let both: &[&str] = &["operation-ran", "operation-recorded"];
+        let mut runs = vec![(
+            second("SELECT 1"),
+            if db.engine == Engine::Mysql {
+                both
+            } else {
+                &both[..1]
+            },
+        )];
+        if db.engine == Engine::Postgres {
+            // A non-atomic migration runs step by step on PostgreSQL too.
+            runs.push((
+                second("SELECT 1").replace("format = 1\n", "format = 1\natomic = false\n"),
+                both,
+            ));
+        }
+        for (file, points) in &runs {
+            for point in *points {
+                // Hit 1 is 0001's only operation, hits 2 to 4 the three of 0002; on
+                // PostgreSQL only 0002 (not atomic) records progress: hits 1 to 3.
+                let last = if *point == "operation-recorded" && db.engine != Engine::Mysql {
+                    3
+                } else {
+                    4
+                };
+                for n in 1..=last {
+                    let fresh = TestDb::new(db.engine).await.expect("a database");
+                    let dir = tempfile::tempdir().expect("temp dir");
+                    let migrations = dir.path().join("migrations");
+                    std::fs::create_dir_all(&migrations).expect("mkdir");
+                    std::fs::write(migrations.join("0001_initial.toml"), INITIAL).expect("write");
+                    std::fs::write(migrations.join("0002_slow.toml"), file).expect("write");
+                    assert!(
+                        kill_at(dir.path(), &fresh.url, point, n),
+                        "{point}:{n} was reached on {:?}",
+                        db.engine
+                    );
+                    finish_with(dir.path(), &fresh, file).await;
+                }
+            }
+        }
     }
 );

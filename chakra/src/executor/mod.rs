@@ -520,6 +520,33 @@ async fn run_step_in_span(
     Ok(())
 }
 
+/// Fault injection for Chakra's own test suite: with `CHAKRA_FAILPOINT=<name>:<n>` in the
+/// environment, the `n`-th time the executor reaches the point `name` it says so on stderr
+/// (`chakra: failpoint <name> reached`) and waits there to be killed. Points:
+/// `operation-ran` (an operation's statements ran, its progress is not recorded yet) and
+/// `operation-recorded` (its progress is recorded, on MySQL/MariaDB and in non-atomic
+/// migrations). Does nothing unless the variable is set; read once.
+pub(crate) async fn failpoint(name: &str) {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SPEC: OnceLock<Option<(String, usize)>> = OnceLock::new();
+    static HITS: AtomicUsize = AtomicUsize::new(0);
+    let spec = SPEC.get_or_init(|| {
+        let v = std::env::var("CHAKRA_FAILPOINT").ok()?;
+        let (point, n) = v.rsplit_once(':')?;
+        Some((point.to_owned(), n.parse().ok()?))
+    });
+    if let Some((point, n)) = spec
+        && point == name
+        && HITS.fetch_add(1, Ordering::SeqCst) + 1 == *n
+    {
+        eprintln!("chakra: failpoint {name} reached");
+        loop {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    }
+}
+
 /// Advice for database errors whose text alone does not say what to do.
 pub(crate) fn hint_for(error: &StepError) -> &'static str {
     if is_lock_timeout(error) {

@@ -435,6 +435,7 @@ async fn in_transaction(
                     source: failure.error,
                 })));
             }
+            super::failpoint("operation-ran").await;
         }
     }
     let elapsed = started.elapsed();

@@ -218,6 +218,7 @@ impl SqliteBackend {
                         source: failure.error,
                     })));
                 }
+                super::failpoint("operation-ran").await;
             }
             if m.rebuilds_table
                 && let Err(e) = foreign_key_check(&mut self.conn, &m.key).await

@@ -291,6 +291,7 @@ pub(crate) trait Stepwise: Backend {
                     source: failure.error,
                 })));
             }
+            super::failpoint("operation-ran").await;
             self.set_progress(
                 &m.key,
                 status,
@@ -302,6 +303,7 @@ pub(crate) trait Stepwise: Backend {
             if in_transaction {
                 self.exec("COMMIT", "committing an operation").await?;
             }
+            super::failpoint("operation-recorded").await;
             i += 1;
             attempt = 0;
         }
