@@ -53,6 +53,7 @@ pub struct MadeMigration {
 pub struct MakeOutcome {
     /// New migrations, in dependency order.
     pub migrations: Vec<MadeMigration>,
+use crate::state::FieldOperation;
     /// The snapshot was missing and has been (or would be) written from the files.
     pub snapshot_created: bool,
     /// `chakra.sum` was written (new migrations, or it did not exist yet).
@@ -204,7 +205,6 @@ pub fn make_with(
     if let Some(app) = &opts.app {
         changes.apps.retain(|a, _| a == app);
     }
-    let needs = cross_app_needs(&changes, &replayed);
     // Cut each app's operations where they wait for another app's (a cycle of foreign keys
     // across apps), then optimize each piece on its own, so that no optimization moves an
     // operation across a cut (a deferred AddField back into its CreateModel).
@@ -219,7 +219,7 @@ pub fn make_with(
             })
             .collect()
     } else {
-        split_by_app(&changes, &needs)
+        split_by_app(&mut changes, &replayed)
             .into_iter()
             .filter_map(|mut p| {
                 p.ops = optimize(&p.app, changes.apps[&p.app][p.range.clone()].to_vec());
@@ -261,6 +261,7 @@ pub fn make_with(
         // references or waits for: pieces come in an order where those are already made.
         let mut deps = BTreeSet::new();
         let raw = &changes.apps[app][range.clone()];
+    let needs = cross_app_needs(&changes, &replayed);
         let waited = needs
             .get(app.as_str())
             .map(|n| &n[range.clone()])
@@ -501,7 +502,71 @@ fn releases(
 /// another with the rest later. The autodetector orders operations so that this always finds
 /// a cut (it creates models in a cycle without their cyclic keys, which come after every
 /// `CreateModel`). Deterministic: apps are visited by name.
-fn split_by_app(changes: &Changes, needs: &Needs<'_>) -> Vec<Piece> {
+///
+/// Before cutting an app whose later `CreateModel`s wait for another app only through their
+/// foreign keys, those keys are taken out of the models and added after the app's last
+/// `CreateModel` (the [`Peel`]), as Django's autodetector does: the models are created in
+/// the first migration and only the keys wait. Without this, a ring of apps whose models
+/// each reference a model of the previous app would be cut after every model.
+fn split_by_app(changes: &mut Changes, before: &ProjectState) -> Vec<Piece> {
+    loop {
+        let needs = cross_app_needs(changes, before);
+        match try_split(changes, &needs) {
+            Ok(pieces) => return pieces,
+            Err(peel) => peel.apply(changes),
+        }
+    }
+}
+
+/// Foreign keys to take out of `CreateModel`s of `app` and add after its last `CreateModel`:
+/// `(operation index, field name)` in operation and field order.
+#[derive(Debug)]
+struct Peel {
+    app: String,
+    fields: Vec<(usize, String)>,
+}
+
+impl Peel {
+    fn apply(self, changes: &mut Changes) {
+        let ops = changes
+            .apps
+            .get_mut(&self.app)
+            .expect("the peeled app has changes");
+        let mut added = Vec::with_capacity(self.fields.len());
+        for (i, name) in &self.fields {
+            let Operation::CreateModel(c) = &mut ops[*i] else {
+                unreachable!("only CreateModel is peeled")
+            };
+            let at = c
+                .fields
+                .iter()
+                .position(|f| f.name == *name)
+                .expect("the peeled field is in its model");
+            let field = c.fields.remove(at);
+            let mut op = FieldOperation::new(
+                &crate::state::ModelState {
+                    app: self.app.clone(),
+                    name: c.model.clone(),
+                    table: c.table.clone(),
+                    fields: Vec::new(),
+                    indexes: Vec::new(),
+                    constraints: Vec::new(),
+                },
+                &field,
+            );
+            op.online = false;
+            added.push(Operation::AddField(op));
+        }
+        let last_create = ops
+            .iter()
+            .rposition(|o| matches!(o, Operation::CreateModel(_)))
+            .expect("a peeled CreateModel exists");
+        ops.splice(last_create + 1..last_create + 1, added);
+    }
+}
+
+/// [`split_by_app`] on the operations as they are, or the [`Peel`] that a cut needs first.
+fn try_split(changes: &Changes, needs: &Needs<'_>) -> Result<Vec<Piece>, Peel> {
     // How many operations of each app are in pieces already.
     let mut done: BTreeMap<&str, usize> = changes
         .apps
@@ -563,7 +628,7 @@ fn split_by_app(changes: &Changes, needs: &Needs<'_>) -> Vec<Piece> {
         });
         take_piece(&mut pieces, &mut done, changes, app, n);
     }
-    pieces
+    Ok(pieces)
 }
 
 /// Puts the next `n` operations of `app` in a piece, for [`split_by_app`].
@@ -595,6 +660,35 @@ fn referenced_apps(app: &str, ops: &[Operation]) -> BTreeSet<String> {
             && fk.app != app
         {
             out.insert(fk.app.clone());
+        // The app's later models that wait only through foreign keys to pending operations
+        // are created now and their keys added later.
+        let from = done[app];
+        let mut peeled = Vec::new();
+        for (i, op) in changes.apps[app].iter().enumerate().skip(from + n) {
+            let Operation::CreateModel(c) = op else {
+                continue;
+            };
+            for f in &c.fields {
+                let Some(fk) = f.foreign_key.as_ref().filter(|fk| fk.app != app) else {
+                    continue;
+                };
+                let waits = changes.apps.get(&fk.app).is_some_and(|other_ops| {
+                    other_ops
+                        .iter()
+                        .enumerate()
+                        .any(|(j, o)| pending(&done, &fk.app, j) && makes_target(o, fk))
+                });
+                if waits && !f.primary_key {
+                    peeled.push((i, f.name.clone()));
+                }
+            }
+        }
+        if !peeled.is_empty() {
+            return Err(Peel {
+                app: app.to_owned(),
+                fields: peeled,
+            });
+        }
         }
     };
     for op in ops {
@@ -1118,6 +1212,31 @@ mod tests {
                 ),
                 model(
                     "a",
+    #[test]
+    fn a_ring_of_apps_creates_every_model_in_the_first_migrations_and_adds_the_keys_later() {
+        // Django's benchmark schema: model i references model i-1, which lives in the previous
+        // app, so the apps wait for each other in a ring though the models form a chain.
+        // Cutting after each model would give a migration per model; the keys of the first
+        // app's later models wait instead.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let apps = ["a", "b", "c"];
+        let models = (0..7)
+            .map(|i: usize| {
+                let app = apps[i % 3];
+                let mut fields = vec![pk()];
+                if i > 0 {
+                    let t = apps[(i - 1) % 3];
+                    let target = format!("M{}", i - 1);
+                    fields.push(fk("parent_id", t, &target, &format!("{t}_m{}", i - 1)));
+                }
+                model(app, &format!("M{i}"), &format!("{app}_m{i}"), fields)
+            })
+            .collect();
+        let made = make_in(&dir, models);
+        assert_eq!(made.len(), 4, "{}", render(&made));
+        insta::assert_snapshot!(render(&made));
+    }
+
                     "Q",
                     "q_table",
                     vec![pk(), fk("p_id", "a", "P", "p_table")],

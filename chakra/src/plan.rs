@@ -4,9 +4,9 @@
 //! computed, including every statement, before anything runs, so that an irreversible
 //! operation or an unsupported change stops the command while the database is untouched.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::dialect::{DialectError, DialectKind, done_probes, operation_sql};
+use crate::dialect::{DialectError, DialectKind, WhenEmpty, done_probes, operation_sql};
 use crate::graph::{Graph, GraphError, MigrationKey};
 use crate::operations::Operation;
 use crate::state::{ProjectState, StateError};
@@ -71,6 +71,9 @@ pub struct MigrationSql {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlanError {
+    /// SQLite: the statements to run instead when a table is empty (see
+    /// [`OperationSql::when_empty`](crate::dialect::OperationSql::when_empty)).
+    pub when_empty: Option<WhenEmpty>,
     /// The target is not a known migration.
     #[error("no migration `{0}`; `migrate status` lists them")]
     UnknownTarget(String),
@@ -281,7 +284,6 @@ pub fn migration_sql(
     };
     match direction {
         Direction::Forward => {
-            let mut state = before.clone();
             for (i, op) in ops.iter().enumerate() {
                 let sql = operation_sql(kind, app, op, &state).map_err(dialect_err(key, i, op))?;
                 if let Some(why) = op.data_loss(app, &state) {
@@ -301,9 +303,8 @@ pub fn migration_sql(
         Direction::Backward => {
             // States before each operation, then undo from the last one.
             let mut states = Vec::with_capacity(ops.len() + 1);
-            let mut state = before.clone();
             for op in ops {
-                states.push(state.clone());
+                states.push(state.touched_by(app, op));
                 state.apply(app, op).map_err(state_err(key))?;
             }
             for (i, op) in ops.iter().enumerate().rev() {
@@ -327,6 +328,20 @@ pub fn migration_sql(
                         operation_sql(kind, app, inv, &state).map_err(dialect_err(key, i, op))?;
                     if let Some(why) = inv.data_loss(app, &state) {
                         out.data_loss.push(format!("{}: {why}", inv.summary()));
+) -> Result<MigrationSql, PlanError> {
+    let mut state = before.clone();
+    migration_sql_from(kind, graph, key, &mut state, direction)
+}
+
+/// [`migration_sql`] from `state`, the state before the migration, which it leaves as the
+/// state after it (whichever the direction): the plan of many migrations renders each in
+/// turn while it replays the graph, without a copy of the schema per migration.
+fn migration_sql_from(
+    kind: DialectKind,
+    graph: &Graph,
+    key: &MigrationKey,
+    state: &mut ProjectState,
+    direction: Direction,
                     }
                     out.rebuilds_table |= sql.rebuilds_table;
                     outside_transaction |= sql.outside_transaction;
@@ -353,9 +368,46 @@ pub fn plan_sql(
     plan: &[MigrationKey],
     direction: Direction,
 ) -> Result<Vec<MigrationSql>, PlanError> {
-    let wanted: BTreeSet<MigrationKey> = plan.iter().cloned().collect();
-    let (_, before) = graph.replay(&wanted)?;
+    // Rendered in graph order while the graph is replayed (each migration's SQL depends on
+    // the state before it), then returned in plan order.
+    let position: BTreeMap<&MigrationKey, usize> =
+        plan.iter().enumerate().map(|(i, k)| (k, i)).collect();
+    let mut out: Vec<Option<MigrationSql>> = plan.iter().map(|_| None).collect();
+    let mut state = ProjectState::default();
+    for key in graph.order() {
+        if let Some(&i) = position.get(key) {
+            out[i] = Some(migration_sql_from(kind, graph, key, &mut state, direction)?);
+            continue;
+        }
+        let file = graph
+            .file(key)
+            .ok_or_else(|| PlanError::UnknownTarget(key.to_string()))?;
+        for op in &file.migration.operations {
+            state
+                .apply(&key.app, op)
+                .map_err(|source| GraphError::Replay {
+                    migration: key.clone(),
+                    source,
+                })?;
+        }
+    }
     plan.iter()
-        .map(|k| migration_sql(kind, graph, k, &before[k], direction))
+        .zip(out)
+        .map(|(k, sql)| sql.ok_or_else(|| PlanError::UnknownTarget(k.to_string())))
         .collect()
 }
+                    when_empty: sql.when_empty,
+            // (Only the models each operation names: what its inverse reads.)
+                // An inverse of one operation keeps its shortcut for an empty table; the
+                // statements of several stand together.
+                let mut when_empty = None;
+                    when_empty = if inverse.len() == 1 {
+                        sql.when_empty
+                    } else {
+                        None
+                    };
+                    when_empty,
+            // Back to the state after the migration, as the caller's replay expects.
+            for op in ops {
+                state.apply(app, op).map_err(state_err(key))?;
+            }

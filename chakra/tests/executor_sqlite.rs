@@ -478,6 +478,80 @@ async fn altering_a_column_rebuilds_the_table_keeping_rows_indexes_and_keys() {
 }
 
 #[tokio::test]
+async fn rebuilding_an_empty_table_keeps_its_id_sequence_indexes_and_keys() {
+    // An empty table is dropped and created anew instead of copied and renamed: the ids of
+    // deleted rows must still not be reused, and the indexes and foreign keys must be there.
+    let p = Project::new();
+    let mut u = user();
+    u.indexes.push(IndexState {
+        name: "users_username_idx".into(),
+        fields: vec!["username".into()],
+        unique: false,
+    });
+    p.make(vec![u.clone(), post()]);
+    apply(&p).await.expect("apply");
+    let mut e = p.exec().await;
+    exec_sql(
+        &mut e,
+        "INSERT INTO users (username) VALUES ('ann'), ('bob'); DELETE FROM users",
+    )
+    .await;
+    drop(e);
+
+    let mut wider = u.clone();
+    wider.fields[1] = FieldState {
+        max_length: Some(120),
+        ..wider.fields[1].clone()
+    };
+    p.make(vec![wider, post()]);
+    apply(&p)
+        .await
+        .expect("apply the rebuild of an empty table");
+
+    let mut e = p.exec().await;
+    let sql: String = sqlx::query("SELECT sql FROM sqlite_master WHERE name = 'users'")
+        .fetch_one(e.sqlite_connection().expect("a SQLite database"))
+        .await
+        .expect("ddl")
+        .get(0);
+    assert!(sql.contains("VARCHAR(120)"), "{sql}");
+    assert_eq!(
+        count(
+            &mut e,
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = '_chakra_new_users'"
+        )
+        .await,
+        0,
+        "no table left under the rebuild's temporary name"
+    );
+    assert_eq!(count(&mut e, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'users_username_idx'").await, 1);
+    exec_sql(&mut e, "INSERT INTO users (username) VALUES ('cy')").await;
+    assert_eq!(
+        count(&mut e, "SELECT id FROM users WHERE username = 'cy'").await,
+        3,
+        "AUTOINCREMENT must not reuse the ids of deleted rows"
+    );
+    exec_sql(
+        &mut e,
+        "INSERT INTO posts (author_id, body) VALUES (3, 'a')",
+    )
+    .await;
+    let bad = sqlx::raw_sql("INSERT INTO posts (author_id, body) VALUES (99, 'x')")
+        .execute(e.sqlite_connection().expect("a SQLite database"))
+        .await;
+    assert!(bad.is_err(), "the foreign key to the new table must hold");
+    drop(e);
+
+    // Rolled back with rows in it, the same step copies them.
+    rollback(&p, RollbackTarget::Count(1))
+        .await
+        .expect("rollback rebuild");
+    let mut e = p.exec().await;
+    assert_eq!(count(&mut e, "SELECT COUNT(*) FROM users").await, 1);
+    assert_eq!(count(&mut e, "SELECT COUNT(*) FROM posts").await, 1);
+}
+
+#[tokio::test]
 async fn a_rebuild_that_breaks_foreign_keys_is_rolled_back() {
     let p = Project::new();
     p.make(vec![user(), post()]);

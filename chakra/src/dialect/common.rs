@@ -469,7 +469,9 @@ pub(crate) trait Dialect: Sync {
         op: &Operation,
         before: &ProjectState,
     ) -> Result<OperationSql, DialectError> {
-        let mut after = before.clone();
+        // The operation's own models after it: all the SQL needs of the new schema (the whole
+        // state is checked where the plan replays it).
+        let mut after = before.touched_by(app, op);
         after.apply(app, op)?;
         if op.is_online()
             && let Some(sql) = self.online_operation(app, op, before, &after)?
@@ -703,6 +705,7 @@ impl OperationSql {
             statements,
             rebuilds_table: false,
             outside_transaction: false,
+            when_empty: None,
         }
     }
 
@@ -713,11 +716,18 @@ impl OperationSql {
             statements,
             rebuilds_table: false,
             outside_transaction: true,
+            when_empty: None,
         }
     }
 
     /// This SQL followed by `next`.
     pub(crate) fn then(mut self, next: OperationSql) -> Self {
+        // The shortcut for an empty table stands for all the statements, or for none.
+        self.when_empty = match (self.statements.is_empty(), next.statements.is_empty()) {
+            (true, _) => next.when_empty,
+            (_, true) => self.when_empty,
+            _ => None,
+        };
         self.statements.extend(next.statements);
         self.rebuilds_table |= next.rebuilds_table;
         self.outside_transaction |= next.outside_transaction;

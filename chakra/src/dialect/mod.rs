@@ -118,6 +118,23 @@ pub fn column_type(kind: DialectKind, field: &FieldState) -> Result<String, Dial
 fn dialect(kind: DialectKind) -> &'static dyn Dialect {
     match kind {
         DialectKind::Postgres => &postgres::Postgres,
+    /// SQLite, a table rebuild: what does the same when the table holds no rows, without
+    /// copying it. The executor checks the table first and runs these instead when it is
+    /// empty: SQLite's `ALTER TABLE ... RENAME TO`, the last step of a rebuild, re-reads
+    /// every table of the schema, which made the rebuilds of a migration cost the square of
+    /// the number of tables (a cycle of foreign keys across apps adds keys to tables just
+    /// created, one rebuild each).
+    pub when_empty: Option<WhenEmpty>,
+}
+
+/// Statements for an empty table, used instead of an operation's own when `table` has no
+/// rows (see [`OperationSql::when_empty`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhenEmpty {
+    /// The table whose emptiness is checked, before the operation's statements.
+    pub table: String,
+    /// The statements that replace the operation's when the table is empty.
+    pub statements: Vec<String>,
         DialectKind::Mysql => &mysql::Mysql,
         DialectKind::Sqlite => &sqlite::Sqlite,
     }

@@ -13,6 +13,7 @@
 
 use crate::state::{FieldState, FieldType, ModelState};
 
+use super::WhenEmpty;
 use super::common::{
     ColumnUse, Dialect, ModelChange, check_field_common, constraint_of, field_of, fk_name,
     has_unique, is_constant_literal, is_single_primary_key, parenthesize,
@@ -291,6 +292,7 @@ impl Sqlite {
         let after = change.after;
         let table = &after.table;
         let tmp = rebuild_table_name(table);
+        let mut empty = first.clone();
         let mut s = first;
         s.push(self.create_table(after, &tmp)?);
         if !copies.is_empty() {
@@ -319,13 +321,36 @@ impl Sqlite {
         }
         s.push(format!("DROP TABLE {}", self.ident(table)));
         s.push(self.alter_table(&tmp, &format!("RENAME TO {}", self.ident(table))));
+        // Without rows: drop the table and create it anew, keeping AUTOINCREMENT's
+        // high-water mark under another name meanwhile (DROP TABLE deletes it).
+        let keep_sequence = autoincrement(change.before) && autoincrement(after);
+        let sequence_name = |from: &str, to: &str| {
+            format!(
+                "UPDATE \"sqlite_sequence\" SET \"name\" = {} WHERE \"name\" = {}",
+                self.string(to),
+                self.string(from)
+            )
+        };
+        if keep_sequence {
+            empty.push(sequence_name(table, &tmp));
+        }
+        empty.push(format!("DROP TABLE {}", self.ident(table)));
+        empty.push(self.create_table(after, table)?);
+        if keep_sequence {
+            empty.push(sequence_name(&tmp, table));
+        }
         for index in &after.indexes {
             s.push(self.create_index(after, index)?);
+            empty.push(self.create_index(after, index)?);
         }
         Ok(OperationSql {
             statements: s,
             rebuilds_table: true,
             outside_transaction: false,
+            when_empty: Some(WhenEmpty {
+                table: change.before.table.clone(),
+                statements: empty,
+            }),
         })
     }
 }

@@ -23,7 +23,7 @@ use super::{
 };
 use crate::dialect::{DialectKind, quote_ident};
 use crate::graph::MigrationKey;
-use crate::plan::{Direction, MigrationSql};
+use crate::plan::{Direction, MigrationSql, StepSql};
 
 /// A SQLite database.
 pub(crate) struct SqliteBackend {
@@ -208,6 +208,14 @@ impl SqliteBackend {
         });
         if !fake {
             for (i, step) in m.steps.iter().enumerate() {
+                let shortcut = match shortcut_when_empty(&mut self.conn, step).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        rollback(&mut self.conn).await;
+                        return Err(e);
+                    }
+                };
+                let step = shortcut.as_ref().unwrap_or(step);
                 if let Err(failure) = run_step(step, StepConnection::Sqlite(&mut self.conn)).await {
                     rollback(&mut self.conn).await;
                     return Err(ExecutorError::Statement(Box::new(StatementFailure {
@@ -417,4 +425,29 @@ async fn last_log(
 ) -> Result<Option<LogEntry>, ExecutorError> {
     let log = fetch_log(conn, select_last_log_sql(DialectKind::Sqlite, table)).await?;
     Ok(log.and_then(|mut l| l.pop()))
+}
+
+/// The step with its statements for an empty table, when it has them and the table holds no
+/// rows (a rebuild of an empty table without the copy and the `RENAME`, which re-reads the
+/// whole schema); `None` to run the step as it is.
+async fn shortcut_when_empty(
+    conn: &mut SqliteConnection,
+    step: &StepSql,
+) -> Result<Option<StepSql>, ExecutorError> {
+    let Some(when_empty) = &step.when_empty else {
+        return Ok(None);
+    };
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM {})",
+        quote_ident(DialectKind::Sqlite, &when_empty.table)
+    );
+    let has_rows: bool = sqlx::query_scalar(AssertSqlSafe(sql))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db("checking whether a table to rebuild is empty"))?;
+    Ok((!has_rows).then(|| StepSql {
+        statements: when_empty.statements.clone(),
+        when_empty: None,
+        ..step.clone()
+    }))
 }
