@@ -1,4 +1,21 @@
 //! Command-line arguments (clap derive). Names and flags follow SPEC §3 exactly.
+//!
+//! # Examples
+//!
+//! ```
+//! use chakra_cli::cli::{Cli, Command, Format, Migrate};
+//! use clap::Parser;
+//!
+//! # fn main() -> Result<(), clap::Error> {
+//! let cli = Cli::try_parse_from(["chakra", "migrate", "rollback", "--count", "2", "--format", "json"])?;
+//! assert_eq!(cli.global.format, Format::Json);
+//! let Command::Migrate(Migrate::Rollback(args)) = cli.command else { panic!("a rollback") };
+//! assert_eq!((args.count, args.run.dry_run), (Some(2), false));
+//!
+//! // `--count 0` is a usage error.
+//! assert!(Cli::try_parse_from(["chakra", "migrate", "rollback", "--count", "0"]).is_err());
+//! # Ok(()) }
+//! ```
 
 use std::path::PathBuf;
 

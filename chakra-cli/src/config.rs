@@ -1,5 +1,25 @@
 //! `chakra.toml`, `.env` and the database URL precedence: `--database-url`, then
 //! `DATABASE_URL` (environment or `.env`), then `[database] url`.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use chakra_cli::config::{Config, starter};
+//!
+//! # fn main() -> anyhow::Result<()> {
+//! let project = tempfile::tempdir()?;
+//! let file = project.path().join("chakra.toml");
+//! std::fs::write(&file, starter("sqlite://app.db"))?;
+//!
+//! // `--database-url` wins over `DATABASE_URL` and the file.
+//! let config = Config::load(Some(&file), Some("postgres://localhost/app"))?;
+//! assert_eq!(config.database_url()?, "postgres://localhost/app");
+//! assert_eq!(config.url_origin(), "--database-url");
+//! assert_eq!(config.migrations_dir, "migrations");
+//! assert_eq!(config.lock_timeout, Duration::from_secs(30));
+//! # Ok(()) }
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -248,6 +268,18 @@ fn local(path: &Path) -> PathBuf {
 }
 
 /// Makes the path of a `sqlite:` URL absolute, relative to `root`.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use chakra_cli::config::resolve_sqlite_path;
+///
+/// let root = Path::new("/srv/app");
+/// assert_eq!(resolve_sqlite_path("sqlite://db.sqlite3?mode=rwc", root), "sqlite:///srv/app/db.sqlite3?mode=rwc");
+/// assert_eq!(resolve_sqlite_path("sqlite::memory:", root), "sqlite::memory:");
+/// assert_eq!(resolve_sqlite_path("postgres://localhost/app", root), "postgres://localhost/app");
+/// ```
 pub fn resolve_sqlite_path(url: &str, root: &Path) -> String {
     let Some(rest) = url.strip_prefix("sqlite:") else {
         return url.to_owned();
@@ -268,6 +300,20 @@ pub fn resolve_sqlite_path(url: &str, root: &Path) -> String {
 }
 
 /// Parses `30s`, `500ms`, `2m`, `1h` or a number of seconds.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use chakra_cli::config::parse_duration;
+///
+/// # fn main() -> anyhow::Result<()> {
+/// assert_eq!(parse_duration("500ms")?, Duration::from_millis(500));
+/// assert_eq!(parse_duration("2m")?, Duration::from_secs(120));
+/// assert_eq!(parse_duration("45")?, Duration::from_secs(45));
+/// assert!(parse_duration("2 weeks").is_err());
+/// # Ok(()) }
+/// ```
 pub fn parse_duration(s: &str) -> Result<Duration> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());

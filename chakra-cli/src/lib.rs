@@ -38,7 +38,13 @@ pub fn main() -> ExitCode {
     run(Mode::Manage)
 }
 
-/// Entry point of the installed `chakra` binary.
+/// Entry point of the installed `chakra` binary, which runs the commands that need no
+/// models from the migration files alone:
+///
+/// ```no_run
+/// use std::process::ExitCode;
+/// fn main() -> ExitCode { chakra_cli::standalone_main() }
+/// ```
 pub fn standalone_main() -> ExitCode {
     run(Mode::Standalone)
 }

@@ -1,5 +1,21 @@
 //! Terminal output: colours only on a terminal and without `NO_COLOR`, quiet and verbose
 //! levels, and the JSON form.
+//!
+//! # Examples
+//!
+//! ```
+//! use chakra_cli::cli::Cli;
+//! use chakra_cli::output::{Output, Style};
+//! use clap::Parser;
+//!
+//! # fn main() -> Result<(), clap::Error> {
+//! let cli = Cli::try_parse_from(["chakra", "migrate", "status", "--quiet", "--format", "json"])?;
+//! let out = Output::new(&cli.global);
+//! assert!(out.quiet && out.json);
+//! // Coloured only when stdout is a terminal and `NO_COLOR` is unset.
+//! assert!(out.paint(Style::Red, "error").contains("error"));
+//! # Ok(()) }
+//! ```
 
 use std::io::{IsTerminal, Write};
 

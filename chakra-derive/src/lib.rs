@@ -21,6 +21,29 @@ use syn::{DeriveInput, LitStr, parse_macro_input};
 
 /// Derives `chakra::Model` for a struct with named fields. See `docs/models.md` for the
 /// `#[chakra(...)]` attributes.
+///
+/// # Examples
+///
+/// ```
+/// use chakra::Model;
+///
+/// #[derive(Model)]
+/// #[chakra(table = "users")]
+/// struct User {
+///     #[chakra(primary_key)]
+///     id: i64,
+///     #[chakra(max_length = 50, unique)]
+///     username: String,
+///     email: Option<String>,
+///     #[chakra(skip)]
+///     cached_name: String,
+/// }
+///
+/// let meta = User::meta();
+/// let columns: Vec<&str> = meta.fields.iter().map(|f| f.column).collect();
+/// assert_eq!(columns, ["id", "username", "email"]);
+/// assert!(meta.fields[1].unique && meta.fields[2].nullable);
+/// ```
 #[proc_macro_derive(Model, attributes(chakra))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -25,6 +25,33 @@
 //! 8. `CreateIndex` for new or changed indexes,
 //! 9. `AddConstraint` for new or changed constraints (a new model gets its constraints here
 //!    too: `CreateModel` carries none), once every field they name exists.
+//!
+//! # Examples
+//!
+//! ```
+//! use chakra::autodetect::detect;
+//! use chakra::state::{FieldState, FieldType, ModelState, ProjectState};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let users = |fields: Vec<FieldState>| ModelState {
+//!     app: "default".into(),
+//!     name: "User".into(),
+//!     table: "users".into(),
+//!     fields,
+//!     indexes: vec![],
+//!     constraints: vec![],
+//! };
+//! let id = FieldState { primary_key: true, ..FieldState::new("id", FieldType::BigInteger) };
+//! let email = FieldState { nullable: true, ..FieldState::new("email", FieldType::Text) };
+//! let from = ProjectState::from_models_list(vec![users(vec![id.clone()])])?;
+//! let to = ProjectState::from_models_list(vec![users(vec![id, email])])?;
+//!
+//! let changes = detect(&from, &to)?;
+//! let lines: Vec<String> = changes.apps["default"].iter().map(ToString::to_string).collect();
+//! assert_eq!(lines, ["+ AddField User.email"]);
+//! assert!(detect(&to, &to)?.is_empty());
+//! # Ok(()) }
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -169,6 +196,41 @@ pub fn detect(from: &ProjectState, to: &ProjectState) -> Result<Changes, Autodet
 
 /// Computes the operations that turn `from` into `to`, using rename hints and asking
 /// `questioner` about renames it cannot tell from the hints.
+///
+/// # Examples
+///
+/// A field that disappears while another with the same definition appears may be a rename.
+/// [`NoInput`] says no (dropping the column) and records which hint keeps the data; a hint
+/// settles it:
+///
+/// ```
+/// use chakra::autodetect::{Hints, NoInput, detect_with};
+/// use chakra::state::{FieldState, FieldType, ModelState, ProjectState};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let users = |field: &str| ModelState {
+///     app: "default".into(),
+///     name: "User".into(),
+///     table: "users".into(),
+///     fields: vec![FieldState { nullable: true, ..FieldState::new(field, FieldType::Text) }],
+///     indexes: vec![],
+///     constraints: vec![],
+/// };
+/// let from = ProjectState::from_models_list(vec![users("name")])?;
+/// let to = ProjectState::from_models_list(vec![users("full_name")])?;
+///
+/// let mut no = NoInput::default();
+/// let dropped = detect_with(&from, &to, &Hints::default(), &mut no)?;
+/// assert_eq!(dropped.apps["default"].len(), 2); // RemoveField, AddField
+/// assert!(no.declined[0].contains("#[chakra(renamed_from = \"name\")]"));
+///
+/// let mut hints = Hints::default();
+/// let user = ("default".to_owned(), "User".to_owned());
+/// hints.fields.insert((user, "full_name".to_owned()), "name".to_owned());
+/// let renamed = detect_with(&from, &to, &hints, &mut NoInput::default())?;
+/// assert_eq!(renamed.apps["default"][0].to_string(), "~ RenameField User.name -> full_name");
+/// # Ok(()) }
+/// ```
 pub fn detect_with(
     from: &ProjectState,
     to: &ProjectState,

@@ -6,6 +6,22 @@
 //! whitespace, CRLF line ends and a byte-order mark do not reach the parsed value, so they do
 //! not change the checksum; any change of meaning does. JSON rather than TOML is used so that
 //! an upgrade of the TOML library cannot change the checksums of applied migrations.
+//!
+//! # Examples
+//!
+//! ```
+//! use chakra::checksum::{sha256_hex, short_identifier};
+//!
+//! assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+//!
+//! // A name that fits is kept; a longer one is cut and given a stable hash suffix.
+//! assert_eq!(short_identifier("users_email_idx", 63), "users_email_idx");
+//! let long = format!("{}_idx", "very_long_table_name_".repeat(4));
+//! let short = short_identifier(&long, 63);
+//! assert_eq!(short.len(), 63);
+//! assert!(short.starts_with("very_long_table_name_very_long"));
+//! assert_eq!(short, short_identifier(&long, 63));
+//! ```
 
 use sha2::{Digest, Sha256};
 

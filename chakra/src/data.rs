@@ -1,12 +1,15 @@
 //! Data migrations in Rust (`RunRust`): functions registered by name and called with the
 //! migration's connection, inside its transaction where the database has one.
 //!
-//! ```ignore
+//! ```
 //! async fn backfill_slugs(conn: &mut chakra::data::Connection<'_>) -> Result<(), chakra::data::Error> {
 //!     conn.execute("UPDATE posts SET slug = lower(title) WHERE slug = ''").await?;
 //!     Ok(())
 //! }
 //! chakra::data_migration!("blog.backfill_slugs", backfill_slugs);
+//!
+//! // The executor finds it by name when a RunRust operation says `forward = "blog.backfill_slugs"`.
+//! assert!(chakra::data::find("blog.backfill_slugs").is_some());
 //! ```
 //!
 //! A migration names the function in a `RunRust` operation (`forward = "blog.backfill_slugs"`,
@@ -107,8 +110,13 @@ pub fn names() -> Vec<&'static str> {
 /// Registers an `async fn(&mut chakra::data::Connection<'_>) -> Result<(), chakra::data::Error>`
 /// under a name that `RunRust` operations refer to.
 ///
-/// ```ignore
-/// chakra::data_migration!("blog.backfill_slugs", backfill_slugs);
+/// ```
+/// # async fn publish_all(conn: &mut chakra::data::Connection<'_>) -> Result<(), chakra::data::Error> {
+/// #     conn.execute("UPDATE posts SET published = TRUE").await?;
+/// #     Ok(())
+/// # }
+/// chakra::data_migration!("blog.publish_all", publish_all);
+/// assert!(chakra::data::names().contains(&"blog.publish_all"));
 /// ```
 #[macro_export]
 macro_rules! data_migration {

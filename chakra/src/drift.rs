@@ -27,6 +27,41 @@
 //!
 //! A false report on a database that only Chakra migrated is worse than a missed one, so
 //! every normalization errs on the side of "the same".
+//!
+//! # Examples
+//!
+//! [`check`] does all of this against a live database. Here the "live" schema is the expected
+//! one with a column widened by hand and an index added:
+//!
+//! ```
+//! use chakra::dialect::DialectKind;
+//! use chakra::drift::{compare, expected_schema};
+//! use chakra::introspect::Index;
+//! use chakra::state::{FieldState, FieldType, ModelState, ProjectState};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let state = ProjectState::from_models_list(vec![ModelState {
+//!     app: "default".into(),
+//!     name: "Tag".into(),
+//!     table: "tags".into(),
+//!     fields: vec![FieldState { max_length: Some(50), ..FieldState::new("label", FieldType::String) }],
+//!     indexes: vec![],
+//!     constraints: vec![],
+//! }])?;
+//! let expected = expected_schema(DialectKind::Postgres, &state)?;
+//!
+//! let mut live = expected.clone();
+//! let tags = live.tables.get_mut("tags").expect("expected");
+//! tags.columns[0].data_type = "character varying(100)".into();
+//! tags.indexes.push(Index { name: "tags_label".into(), columns: vec!["label".into()], unique: false });
+//!
+//! let found: Vec<String> = compare(DialectKind::Postgres, &expected, &live).iter().map(ToString::to_string).collect();
+//! assert_eq!(found, [
+//!     "tags: ~ column label: type expected VARCHAR(50), found character varying(100)",
+//!     "tags: + index tags_label (label)",
+//! ]);
+//! # Ok(()) }
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -983,6 +1018,18 @@ fn same_rule(dialect: DialectKind, e: &str, a: &str) -> bool {
 
 /// A column type in one spelling per dialect: lower case, single spaces, no spaces in the
 /// parameters, and each database's synonyms mapped to one name.
+///
+/// # Examples
+///
+/// ```
+/// use chakra::dialect::DialectKind::{Mysql, Postgres};
+/// use chakra::drift::normalize_type;
+///
+/// assert_eq!(normalize_type(Postgres, "character varying(50)"), normalize_type(Postgres, "VARCHAR( 50 )"));
+/// assert_eq!(normalize_type(Postgres, "int8"), normalize_type(Postgres, "BIGINT"));
+/// assert_eq!(normalize_type(Mysql, "bigint(20)"), normalize_type(Mysql, "BIGINT"));
+/// assert_ne!(normalize_type(Postgres, "VARCHAR(50)"), normalize_type(Postgres, "VARCHAR(100)"));
+/// ```
 pub fn normalize_type(dialect: DialectKind, ty: &str) -> String {
     let lower = ty.trim().to_lowercase();
     let mut s = lower.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -2,6 +2,41 @@
 //! canonical form that checksums are computed from.
 //!
 //! See `docs/file-format.md` for the user-facing description. Format version 1.
+//!
+//! # Examples
+//!
+//! Parse a file's text, then take its checksum: comments and layout do not change it.
+//!
+//! ```
+//! use std::path::Path;
+//! use chakra::format::Migration;
+//!
+//! # fn main() -> Result<(), chakra::format::FormatError> {
+//! let text = r#"
+//! [migration]
+//! id = "0001_initial"
+//! app = "default"
+//!
+//! [[operations]]
+//! type = "CreateModel"
+//! model = "User"
+//! table = "users"
+//! fields = [{ name = "id", type = "BigInteger", primary_key = true, auto_increment = true }]
+//! "#;
+//! let migration = Migration::parse(Path::new("migrations/0001_initial.toml"), text)?;
+//! assert_eq!(migration.migration.dependencies, Vec::<String>::new());
+//! assert_eq!(migration.operations[0].to_string(), "+ CreateModel User (users)");
+//!
+//! // The checksum is the SHA-256 of the canonical form, which ignores comments.
+//! let commented = format!("# reviewed\n{text}");
+//! let same = Migration::parse(Path::new("0001_initial.toml"), &commented)?;
+//! assert_eq!(same.checksum(), migration.checksum());
+//! assert!(migration.canonical().starts_with(r#"{"format":1,"id":"0001_initial""#));
+//!
+//! // Writing it and parsing it again gives the same migration.
+//! assert_eq!(Migration::parse(Path::new("0001_initial.toml"), &migration.to_toml())?, migration);
+//! # Ok(()) }
+//! ```
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -161,6 +196,20 @@ pub fn toml_error(path: &Path, text: &str, err: &toml::de::Error) -> FormatError
 
 impl Migration {
     /// Parses a migration file's text. `path` is only used in errors.
+    ///
+    /// # Examples
+    ///
+    /// A mistake is reported with its file, line and column:
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use chakra::format::Migration;
+    ///
+    /// let text = "[migration]\nid = \"0001_initial\"\napp = \"default\"\natomic = \"yes\"\n";
+    /// let err = Migration::parse(Path::new("0001_initial.toml"), text).expect_err("not a bool");
+    /// assert_eq!(err.location, Some((4, 10)));
+    /// assert_eq!(err.snippet.as_deref(), Some("atomic = \"yes\""));
+    /// ```
     pub fn parse(path: &Path, text: &str) -> Result<Migration, FormatError> {
         let text = strip_bom(text);
         let migration: Migration = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
@@ -269,6 +318,16 @@ impl Migration {
 }
 
 /// Splits `NNNN_name` into its number and name.
+///
+/// # Examples
+///
+/// ```
+/// use chakra::format::parse_id;
+///
+/// assert_eq!(parse_id("0012_add_user_email"), Some((12, "add_user_email")));
+/// assert_eq!(parse_id("12_add_user_email"), None);
+/// assert_eq!(parse_id("0012_AddEmail"), None);
+/// ```
 pub fn parse_id(id: &str) -> Option<(u32, &str)> {
     let (num, name) = id.split_once('_')?;
     if num.len() != 4 || !num.bytes().all(|b| b.is_ascii_digit()) || name.is_empty() {

@@ -22,6 +22,47 @@
 //! A squash may replace an earlier squash whose originals are gone; `migrate squash` then lists
 //! that squash's `replaces` too, so that a database which applied the oldest originals is
 //! recognised after the intermediate file is deleted.
+//!
+//! # Examples
+//!
+//! Build a graph from migrations (here from memory; [`load_migrations`] reads a folder), then
+//! ask for its order, its leaves and the schema it produces.
+//!
+//! [`load_migrations`]: crate::project::load_migrations
+//!
+//! ```
+//! use chakra::graph::{Graph, MigrationKey};
+//! use chakra::project::load_embedded;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let initial = r#"
+//! migration = { id = "0001_initial", app = "default" }
+//! [[operations]]
+//! type = "CreateModel"
+//! model = "User"
+//! table = "users"
+//! fields = [{ name = "id", type = "BigInteger", primary_key = true }]
+//! "#;
+//! let blog = r#"
+//! migration = { id = "0001_initial", app = "blog", dependencies = ["default/0001_initial"] }
+//! [[operations]]
+//! type = "CreateModel"
+//! model = "Post"
+//! table = "posts"
+//! fields = [{ name = "id", type = "BigInteger", primary_key = true }]
+//! "#;
+//! // Listed blog first: the order follows the dependencies, not the input.
+//! let files = load_embedded([("blog/0001_initial.toml", blog), ("0001_initial.toml", initial)])?;
+//! let graph = Graph::new(files).map_err(|errors| errors[0].to_string())?;
+//!
+//! let user = MigrationKey::new("default", "0001_initial");
+//! let post = MigrationKey::new("blog", "0001_initial");
+//! assert_eq!(graph.order(), [user.clone(), post.clone()]);
+//! assert_eq!(graph.leaves()["blog"], post);
+//! assert_eq!(graph.dependencies(&post), [user]);
+//! assert_eq!(graph.final_state()?.models.len(), 2);
+//! # Ok(()) }
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -50,6 +91,19 @@ impl MigrationKey {
 
     /// Parses a reference written in a migration or on the command line: `ID` (in
     /// `default_app`) or `app/ID`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chakra::graph::MigrationKey;
+    ///
+    /// let key = MigrationKey::parse("blog/0002_add_post_slug", "default");
+    /// assert_eq!(key, MigrationKey::new("blog", "0002_add_post_slug"));
+    /// assert_eq!(MigrationKey::parse("0001_initial", "blog").app, "blog");
+    /// // Written from app `blog` the reference is the bare id; from elsewhere, `app/ID`.
+    /// assert_eq!(key.reference_from("blog"), "0002_add_post_slug");
+    /// assert_eq!(key.reference_from("default"), "blog/0002_add_post_slug");
+    /// ```
     pub fn parse(reference: &str, default_app: &str) -> MigrationKey {
         match reference.split_once('/') {
             Some((app, id)) => MigrationKey::new(app, id),

@@ -12,6 +12,39 @@
 //! Rule codes are stable and grouped by category (docs/lint.md lists them all):
 //! `CH1xx` destructive, `CH2xx` backward-incompatible, `CH3xx` locking (`CH30x` PostgreSQL,
 //! `CH32x` MySQL/MariaDB, `CH34x` SQLite), `CH4xx` data-dependent, `CH5xx` irreversible.
+//!
+//! # Examples
+//!
+//! ```
+//! use chakra::graph::{Graph, MigrationKey};
+//! use chakra::lint::{ALL_DIALECTS, Severity, count_line, lint_migrations};
+//! use chakra::project::load_embedded;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let initial = r#"
+//! migration = { id = "0001_initial", app = "default" }
+//! [[operations]]
+//! type = "CreateModel"
+//! model = "Tag"
+//! table = "tags"
+//! fields = [{ name = "label", type = "Text" }]
+//! "#;
+//! let drop = r#"
+//! migration = { id = "0002_delete_tag", app = "default", dependencies = ["0001_initial"] }
+//! operations = [{ type = "DeleteModel", model = "Tag", table = "tags" }]
+//! "#;
+//! let files = load_embedded([("0001_initial.toml", initial), ("0002_delete_tag.toml", drop)])?;
+//! let graph = Graph::new(files).map_err(|errors| errors[0].to_string())?;
+//!
+//! let keys = [MigrationKey::new("default", "0001_initial"), MigrationKey::new("default", "0002_delete_tag")];
+//! let findings = lint_migrations(&graph, &keys, &ALL_DIALECTS)?;
+//! // Creating a table is safe; dropping one loses its rows.
+//! assert_eq!(findings.len(), 1);
+//! assert_eq!((findings[0].code(), findings[0].severity()), ("CH101", Severity::Error));
+//! assert_eq!(findings[0].migration, keys[1]);
+//! assert_eq!(count_line(&findings), "1 error, 0 warnings, 0 notices");
+//! # Ok(()) }
+//! ```
 
 use std::collections::BTreeSet;
 use std::fmt;

@@ -4,6 +4,40 @@
 //! check the committed snapshot against the replay, detect changes against the models, build
 //! one migration per app with changes (more when foreign keys form a cycle across apps: see
 //! `split_by_app`), optimize each, and (unless checking) write them and the new snapshot.
+//!
+//! # Examples
+//!
+//! ```
+//! use chakra::make::{MakeOptions, Paths, make};
+//! use chakra::state::{FieldState, FieldType, ModelState, ProjectState};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let tags = |fields: Vec<FieldState>| ModelState {
+//!     app: "default".into(),
+//!     name: "Tag".into(),
+//!     table: "tags".into(),
+//!     fields,
+//!     indexes: vec![],
+//!     constraints: vec![],
+//! };
+//! let label = FieldState::new("label", FieldType::Text);
+//! let color = FieldState { nullable: true, ..FieldState::new("color", FieldType::Text) };
+//!
+//! let root = tempfile::tempdir()?;
+//! let paths = Paths::under(root.path(), "migrations");
+//! let models = ProjectState::from_models_list(vec![tags(vec![label.clone()])])?;
+//! let first = make(&paths, &models, &MakeOptions::default())?;
+//! assert!(paths.migrations.join("0001_initial.toml").exists() && first.sum_written);
+//!
+//! // Models unchanged: nothing to do. A new field: a second migration, named after it.
+//! assert!(make(&paths, &models, &MakeOptions::default())?.migrations.is_empty());
+//! let models = ProjectState::from_models_list(vec![tags(vec![label, color])])?;
+//! let second = make(&paths, &models, &MakeOptions::default())?;
+//! let header = &second.migrations[0].migration.migration;
+//! assert_eq!(header.id, "0002_add_tag_color");
+//! assert_eq!(header.dependencies, ["0001_initial"]);
+//! # Ok(()) }
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -19,6 +53,7 @@ use crate::operations::Operation;
 use crate::optimizer::optimize;
 use crate::project::{LoadedMigration, ProjectError, app_dir, load_migrations, write_atomic};
 use crate::snapshot;
+use crate::state::FieldOperation;
 use crate::state::ProjectState;
 use crate::sum::{self, SumProblem};
 
@@ -53,7 +88,6 @@ pub struct MadeMigration {
 pub struct MakeOutcome {
     /// New migrations, in dependency order.
     pub migrations: Vec<MadeMigration>,
-use crate::state::FieldOperation;
     /// The snapshot was missing and has been (or would be) written from the files.
     pub snapshot_created: bool,
     /// `chakra.sum` was written (new migrations, or it did not exist yet).
@@ -227,6 +261,7 @@ pub fn make_with(
             })
             .collect()
     };
+    let needs = cross_app_needs(&changes, &replayed);
     let apps: BTreeSet<&str> = pieces.iter().map(|p| p.app.as_str()).collect();
     if opts.name.is_some() && apps.len() > 1 {
         return Err(MakeError::Usage(format!(
@@ -261,7 +296,6 @@ pub fn make_with(
         // references or waits for: pieces come in an order where those are already made.
         let mut deps = BTreeSet::new();
         let raw = &changes.apps[app][range.clone()];
-    let needs = cross_app_needs(&changes, &replayed);
         let waited = needs
             .get(app.as_str())
             .map(|n| &n[range.clone()])
@@ -626,6 +660,35 @@ fn try_split(changes: &Changes, needs: &Needs<'_>) -> Result<Vec<Piece>, Peel> {
             let (app, from) = done.first_key_value().expect("an app is pending");
             (*app, changes.apps[*app].len() - from)
         });
+        // The app's later models that wait only through foreign keys to pending operations
+        // are created now and their keys added later.
+        let from = done[app];
+        let mut peeled = Vec::new();
+        for (i, op) in changes.apps[app].iter().enumerate().skip(from + n) {
+            let Operation::CreateModel(c) = op else {
+                continue;
+            };
+            for f in &c.fields {
+                let Some(fk) = f.foreign_key.as_ref().filter(|fk| fk.app != app) else {
+                    continue;
+                };
+                let waits = changes.apps.get(&fk.app).is_some_and(|other_ops| {
+                    other_ops
+                        .iter()
+                        .enumerate()
+                        .any(|(j, o)| pending(&done, &fk.app, j) && makes_target(o, fk))
+                });
+                if waits && !f.primary_key {
+                    peeled.push((i, f.name.clone()));
+                }
+            }
+        }
+        if !peeled.is_empty() {
+            return Err(Peel {
+                app: app.to_owned(),
+                fields: peeled,
+            });
+        }
         take_piece(&mut pieces, &mut done, changes, app, n);
     }
     Ok(pieces)
@@ -660,35 +723,6 @@ fn referenced_apps(app: &str, ops: &[Operation]) -> BTreeSet<String> {
             && fk.app != app
         {
             out.insert(fk.app.clone());
-        // The app's later models that wait only through foreign keys to pending operations
-        // are created now and their keys added later.
-        let from = done[app];
-        let mut peeled = Vec::new();
-        for (i, op) in changes.apps[app].iter().enumerate().skip(from + n) {
-            let Operation::CreateModel(c) = op else {
-                continue;
-            };
-            for f in &c.fields {
-                let Some(fk) = f.foreign_key.as_ref().filter(|fk| fk.app != app) else {
-                    continue;
-                };
-                let waits = changes.apps.get(&fk.app).is_some_and(|other_ops| {
-                    other_ops
-                        .iter()
-                        .enumerate()
-                        .any(|(j, o)| pending(&done, &fk.app, j) && makes_target(o, fk))
-                });
-                if waits && !f.primary_key {
-                    peeled.push((i, f.name.clone()));
-                }
-            }
-        }
-        if !peeled.is_empty() {
-            return Err(Peel {
-                app: app.to_owned(),
-                fields: peeled,
-            });
-        }
         }
     };
     for op in ops {
@@ -716,6 +750,23 @@ fn validate_name(name: &str) -> Result<(), MakeError> {
 }
 
 /// A name from the operations: `add_user_email`, `user_and_post`, or `<first>_and_more`.
+///
+/// # Examples
+///
+/// ```
+/// use chakra::make::derive_name;
+/// use chakra::operations::{FieldRef, ModelRef, Operation};
+///
+/// let drop_post = Operation::DeleteModel(ModelRef { model: "Post".into(), table: "posts".into() });
+/// let drop_bio = Operation::RemoveField(FieldRef {
+///     model: "User".into(),
+///     table: "users".into(),
+///     name: "bio".into(),
+/// });
+/// assert_eq!(derive_name(&[drop_bio.clone()]), "remove_user_bio");
+/// assert_eq!(derive_name(&[drop_bio.clone(), drop_post.clone()]), "remove_user_bio_and_delete_post");
+/// assert_eq!(derive_name(&[drop_post, drop_bio.clone(), drop_bio]), "delete_post_and_more");
+/// ```
 pub fn derive_name(ops: &[Operation]) -> String {
     const MAX: usize = 52;
     let fragments: Vec<String> = ops.iter().map(Operation::name_fragment).collect();
@@ -1162,6 +1213,31 @@ mod tests {
     }
 
     #[test]
+    fn a_ring_of_apps_creates_every_model_in_the_first_migrations_and_adds_the_keys_later() {
+        // Django's benchmark schema: model i references model i-1, which lives in the previous
+        // app, so the apps wait for each other in a ring though the models form a chain.
+        // Cutting after each model would give a migration per model; the keys of the first
+        // app's later models wait instead.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let apps = ["a", "b", "c"];
+        let models = (0..7)
+            .map(|i: usize| {
+                let app = apps[i % 3];
+                let mut fields = vec![pk()];
+                if i > 0 {
+                    let t = apps[(i - 1) % 3];
+                    let target = format!("M{}", i - 1);
+                    fields.push(fk("parent_id", t, &target, &format!("{t}_m{}", i - 1)));
+                }
+                model(app, &format!("M{i}"), &format!("{app}_m{i}"), fields)
+            })
+            .collect();
+        let made = make_in(&dir, models);
+        assert_eq!(made.len(), 4, "{}", render(&made));
+        insta::assert_snapshot!(render(&made));
+    }
+
+    #[test]
     fn a_cycle_across_apps_keeps_self_references_inline() {
         let dir = tempfile::tempdir().expect("temp dir");
         let made = make_in(
@@ -1212,31 +1288,6 @@ mod tests {
                 ),
                 model(
                     "a",
-    #[test]
-    fn a_ring_of_apps_creates_every_model_in_the_first_migrations_and_adds_the_keys_later() {
-        // Django's benchmark schema: model i references model i-1, which lives in the previous
-        // app, so the apps wait for each other in a ring though the models form a chain.
-        // Cutting after each model would give a migration per model; the keys of the first
-        // app's later models wait instead.
-        let dir = tempfile::tempdir().expect("temp dir");
-        let apps = ["a", "b", "c"];
-        let models = (0..7)
-            .map(|i: usize| {
-                let app = apps[i % 3];
-                let mut fields = vec![pk()];
-                if i > 0 {
-                    let t = apps[(i - 1) % 3];
-                    let target = format!("M{}", i - 1);
-                    fields.push(fk("parent_id", t, &target, &format!("{t}_m{}", i - 1)));
-                }
-                model(app, &format!("M{i}"), &format!("{app}_m{i}"), fields)
-            })
-            .collect();
-        let made = make_in(&dir, models);
-        assert_eq!(made.len(), 4, "{}", render(&made));
-        insta::assert_snapshot!(render(&made));
-    }
-
                     "Q",
                     "q_table",
                     vec![pk(), fk("p_id", "a", "P", "p_table")],

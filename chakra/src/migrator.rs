@@ -213,6 +213,25 @@ impl Migrator {
     }
 
     /// Applies what `target` (`ID` or `app/ID`) needs, itself included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chakra::migrator::{Migrator, State};
+    ///
+    /// static MIGRATOR: Migrator = chakra::embed_migrations!("../examples/blog/migrations");
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let url = format!("sqlite://{}", dir.path().join("blog.db").display());
+    /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    ///
+    /// let applied = runtime.block_on(MIGRATOR.apply_to(&url, "0002_add_post_status"))?;
+    /// assert_eq!(applied.len(), 2);
+    /// let states: Vec<State> = runtime.block_on(MIGRATOR.status(&url))?.iter().map(|s| s.state).collect();
+    /// assert_eq!(states, [State::Applied, State::Applied, State::Pending]);
+    /// # Ok(()) }
+    /// ```
     pub async fn apply_to(
         &self,
         db: impl Connect,

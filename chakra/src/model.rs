@@ -3,6 +3,30 @@
 //! The derive emits one `static` [`ModelMeta`] per model and submits it to [`inventory`];
 //! [`registered_models`] collects them at run time. Everything here is plain `'static` data so
 //! that the derive generates no code that runs at start-up.
+//!
+//! # Examples
+//!
+//! ```
+//! use chakra::Model;
+//! use chakra::model::registered_models;
+//! use chakra::state::FieldType;
+//!
+//! #[derive(Model)]
+//! #[chakra(table = "accounts", app = "billing")]
+//! struct Account {
+//!     #[chakra(primary_key)]
+//!     id: i64,
+//!     #[chakra(max_length = 3, default = "EUR")]
+//!     currency: String,
+//! }
+//!
+//! let meta = Account::meta();
+//! assert_eq!((meta.app, meta.name, meta.table), ("billing", "Account", "accounts"));
+//! assert_eq!(meta.fields[1].field_type, FieldType::String);
+//! assert_eq!(meta.fields[1].max_length, Some(3));
+//! // Every derived model of the binary is registered, without a call to register it.
+//! assert!(registered_models().iter().any(|m| m.table == "accounts"));
+//! ```
 
 use crate::state::{FieldType, OnAction};
 

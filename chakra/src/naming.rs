@@ -1,6 +1,26 @@
 //! Name helpers shared by the derive's runtime side, the autodetector and the file layout.
+//!
+//! # Examples
+//!
+//! The default table of a model is the snake case of its name:
+//!
+//! ```
+//! use chakra::naming::snake_case;
+//!
+//! assert_eq!(snake_case("BlogPost"), "blog_post");
+//! ```
 
 /// `BlogPost` -> `blog_post`, `HTTPServer` -> `http_server`.
+///
+/// # Examples
+///
+/// ```
+/// use chakra::naming::snake_case;
+///
+/// assert_eq!(snake_case("HTTPServer"), "http_server");
+/// assert_eq!(snake_case("Order2Item"), "order2_item");
+/// assert_eq!(snake_case("already_snake"), "already_snake");
+/// ```
 pub fn snake_case(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     let mut out = String::with_capacity(name.len() + 4);

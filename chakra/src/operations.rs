@@ -3,6 +3,39 @@
 //! Operations name models, not SQL: the SQL comes from a dialect given the state before the
 //! operation. Rolling back applies the operation's [`inverse`](Operation::inverse), computed
 //! from the state before it, so only the forward direction needs SQL.
+//!
+//! # Examples
+//!
+//! An operation, its display line, and the operations that undo it:
+//!
+//! ```
+//! use chakra::operations::{FieldRef, Operation};
+//! use chakra::state::{FieldState, FieldType, ModelState, ProjectState};
+//!
+//! # fn main() -> Result<(), chakra::state::StateError> {
+//! let users = ModelState {
+//!     app: "default".into(),
+//!     name: "User".into(),
+//!     table: "users".into(),
+//!     fields: vec![FieldState::new("id", FieldType::BigInteger), FieldState::new("bio", FieldType::Text)],
+//!     indexes: vec![],
+//!     constraints: vec![],
+//! };
+//! let before = ProjectState::from_models_list(vec![users])?;
+//! let remove = Operation::RemoveField(FieldRef {
+//!     model: "User".into(),
+//!     table: "users".into(),
+//!     name: "bio".into(),
+//! });
+//! assert_eq!(remove.to_string(), "- RemoveField User.bio");
+//! assert_eq!(remove.data_loss("default", &before).as_deref(), Some("drops column `users`.`bio` and its data"));
+//!
+//! // The inverse is computed from the state before: it adds the column back as it was.
+//! let undo = remove.inverse("default", &before)?.expect("reversible");
+//! assert_eq!(undo.len(), 1);
+//! assert_eq!(undo[0].to_string(), "+ AddField User.bio");
+//! # Ok(()) }
+//! ```
 
 use std::fmt;
 
@@ -400,6 +433,16 @@ impl Operation {
     }
 
     /// A short fragment for derived migration names (`add_user_email`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chakra::operations::{ModelRef, Operation};
+    ///
+    /// let op = Operation::DeleteModel(ModelRef { model: "BlogPost".into(), table: "posts".into() });
+    /// assert_eq!(op.name_fragment(), "delete_blog_post");
+    /// assert_eq!((op.kind(), op.marker(), op.model()), ("DeleteModel", '-', Some("BlogPost")));
+    /// ```
     pub fn name_fragment(&self) -> String {
         let lower = |s: &str| crate::naming::snake_case(s);
         match self {
@@ -455,6 +498,25 @@ impl Operation {
 
     /// The operations that undo this one, given the state before it. `None` when the
     /// operation is irreversible.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chakra::operations::{Operation, RunSql};
+    /// use chakra::state::ProjectState;
+    ///
+    /// let fix = |reverse: Option<&str>| Operation::RunSql(RunSql {
+    ///     forward: "UPDATE users SET active = TRUE".into(),
+    ///     reverse: reverse.map(str::to_owned),
+    ///     reversible: None,
+    /// });
+    /// let before = ProjectState::default();
+    /// // Without `reverse`, RunSQL cannot be rolled back.
+    /// assert_eq!(fix(None).inverse("default", &before), Ok(None));
+    /// let undo = fix(Some("UPDATE users SET active = FALSE")).inverse("default", &before);
+    /// let undo = undo.expect("valid").expect("reversible");
+    /// assert_eq!(undo[0].to_string(), "~ RunSQL UPDATE users SET active = FALSE");
+    /// ```
     pub fn inverse(
         &self,
         app: &str,

@@ -19,6 +19,39 @@
 //!
 //! `RunSQL`, and every kind of operation this module does not know, is a barrier: nothing
 //! moves across it and nothing merges with it.
+//!
+//! # Examples
+//!
+//! A model created, given a field, then renamed becomes one `CreateModel`:
+//!
+//! ```
+//! use chakra::operations::{CreateModel, Operation, RenameModel};
+//! use chakra::optimizer::optimize;
+//! use chakra::state::{FieldOperation, FieldState, FieldType, ModelState};
+//!
+//! let id = FieldState { primary_key: true, ..FieldState::new("id", FieldType::BigInteger) };
+//! let tag = ModelState {
+//!     app: "default".into(),
+//!     name: "Tag".into(),
+//!     table: "tag".into(),
+//!     fields: vec![id.clone()],
+//!     indexes: vec![],
+//!     constraints: vec![],
+//! };
+//! let ops = vec![
+//!     Operation::CreateModel(CreateModel { model: "Tag".into(), table: "tag".into(), fields: vec![id] }),
+//!     Operation::AddField(FieldOperation::new(&tag, &FieldState::new("label", FieldType::Text))),
+//!     Operation::RenameModel(RenameModel {
+//!         old_name: "Tag".into(),
+//!         new_name: "Label".into(),
+//!         old_table: "tag".into(),
+//!         new_table: "labels".into(),
+//!     }),
+//! ];
+//! let optimized = optimize("default", ops);
+//! assert_eq!(optimized.len(), 1);
+//! assert_eq!(optimized[0].to_string(), "+ CreateModel Label (labels)");
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 

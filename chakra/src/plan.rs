@@ -3,6 +3,40 @@
 //! Synchronous and database-free: the executor hands in the history it read; everything is
 //! computed, including every statement, before anything runs, so that an irreversible
 //! operation or an unsupported change stops the command while the database is untouched.
+//!
+//! # Examples
+//!
+//! What `migrate apply` and `migrate rollback` would run on PostgreSQL, with no migration
+//! applied yet:
+//!
+//! ```
+//! use std::collections::BTreeSet;
+//! use chakra::dialect::DialectKind;
+//! use chakra::graph::Graph;
+//! use chakra::plan::{Direction, apply_plan, plan_sql};
+//! use chakra::project::load_embedded;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let text = r#"
+//! migration = { id = "0001_initial", app = "default" }
+//! [[operations]]
+//! type = "CreateModel"
+//! model = "Tag"
+//! table = "tags"
+//! fields = [{ name = "label", type = "Text" }]
+//! "#;
+//! let graph = Graph::new(load_embedded([("0001_initial.toml", text)])?)
+//!     .map_err(|errors| errors[0].to_string())?;
+//! let plan = apply_plan(&graph, &BTreeSet::new(), None)?;
+//!
+//! let forward = plan_sql(DialectKind::Postgres, &graph, &plan, Direction::Forward)?;
+//! assert_eq!(forward[0].steps[0].statements, ["CREATE TABLE \"tags\" (\n    \"label\" TEXT NOT NULL\n)"]);
+//! // Rolling back runs the inverse of each operation, computed from the state before it.
+//! let backward = plan_sql(DialectKind::Postgres, &graph, &plan, Direction::Backward)?;
+//! assert_eq!(backward[0].steps[0].description, "undo + CreateModel Tag (tags)");
+//! assert_eq!(backward[0].steps[0].statements, ["DROP TABLE \"tags\""]);
+//! # Ok(()) }
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,6 +71,9 @@ pub struct StepSql {
     /// [`OperationSql::outside_transaction`](crate::dialect::OperationSql::outside_transaction)).
     /// Only in migrations with `atomic = false`.
     pub outside_transaction: bool,
+    /// SQLite: the statements to run instead when a table is empty (see
+    /// [`OperationSql::when_empty`](crate::dialect::OperationSql::when_empty)).
+    pub when_empty: Option<WhenEmpty>,
 }
 
 /// The function a `RunRust` operation calls.
@@ -71,9 +108,6 @@ pub struct MigrationSql {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlanError {
-    /// SQLite: the statements to run instead when a table is empty (see
-    /// [`OperationSql::when_empty`](crate::dialect::OperationSql::when_empty)).
-    pub when_empty: Option<WhenEmpty>,
     /// The target is not a known migration.
     #[error("no migration `{0}`; `migrate status` lists them")]
     UnknownTarget(String),
@@ -255,11 +289,60 @@ fn state_err(key: &MigrationKey) -> impl FnOnce(StateError) -> PlanError + '_ {
 }
 
 /// The SQL of migration `key` in `direction`, given the state before it was applied.
+///
+/// # Examples
+///
+/// The state before a migration comes from replaying the graph up to it:
+///
+/// ```
+/// use std::collections::BTreeSet;
+/// use chakra::dialect::DialectKind;
+/// use chakra::graph::{Graph, MigrationKey};
+/// use chakra::plan::{Direction, migration_sql};
+/// use chakra::project::load_embedded;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let initial = r#"
+/// migration = { id = "0001_initial", app = "default" }
+/// [[operations]]
+/// type = "CreateModel"
+/// model = "Tag"
+/// table = "tags"
+/// fields = [{ name = "label", type = "Text" }]
+/// "#;
+/// let drop = r#"
+/// migration = { id = "0002_delete_tag", app = "default", dependencies = ["0001_initial"] }
+/// operations = [{ type = "DeleteModel", model = "Tag", table = "tags" }]
+/// "#;
+/// let files = load_embedded([("0001_initial.toml", initial), ("0002_delete_tag.toml", drop)])?;
+/// let graph = Graph::new(files).map_err(|errors| errors[0].to_string())?;
+/// let key = MigrationKey::new("default", "0002_delete_tag");
+/// let (_, before) = graph.replay(&BTreeSet::from([key.clone()]))?;
+///
+/// let sql = migration_sql(DialectKind::Mysql, &graph, &key, &before[&key], Direction::Forward)?;
+/// assert_eq!(sql.steps[0].statements, ["DROP TABLE `tags`"]);
+/// assert_eq!(sql.data_loss, ["DeleteModel Tag (tags): drops table `tags` and all its rows"]);
+/// # Ok(()) }
+/// ```
 pub fn migration_sql(
     kind: DialectKind,
     graph: &Graph,
     key: &MigrationKey,
     before: &ProjectState,
+    direction: Direction,
+) -> Result<MigrationSql, PlanError> {
+    let mut state = before.clone();
+    migration_sql_from(kind, graph, key, &mut state, direction)
+}
+
+/// [`migration_sql`] from `state`, the state before the migration, which it leaves as the
+/// state after it (whichever the direction): the plan of many migrations renders each in
+/// turn while it replays the graph, without a copy of the schema per migration.
+fn migration_sql_from(
+    kind: DialectKind,
+    graph: &Graph,
+    key: &MigrationKey,
+    state: &mut ProjectState,
     direction: Direction,
 ) -> Result<MigrationSql, PlanError> {
     let loaded = graph
@@ -296,12 +379,14 @@ pub fn migration_sql(
                     done_probes: done_probes(kind, app, op, &state),
                     rust: rust_call(op),
                     outside_transaction: sql.outside_transaction,
+                    when_empty: sql.when_empty,
                 });
                 state.apply(app, op).map_err(state_err(key))?;
             }
         }
         Direction::Backward => {
             // States before each operation, then undo from the last one.
+            // (Only the models each operation names: what its inverse reads.)
             let mut states = Vec::with_capacity(ops.len() + 1);
             for op in ops {
                 states.push(state.touched_by(app, op));
@@ -320,6 +405,9 @@ pub fn migration_sql(
                 let mut probes = Vec::new();
                 let mut observable = !inverse.is_empty();
                 let mut outside_transaction = false;
+                // An inverse of one operation keeps its shortcut for an empty table; the
+                // statements of several stand together.
+                let mut when_empty = None;
                 for inv in &inverse {
                     let p = done_probes(kind, app, inv, &state);
                     observable &= !p.is_empty();
@@ -328,23 +416,14 @@ pub fn migration_sql(
                         operation_sql(kind, app, inv, &state).map_err(dialect_err(key, i, op))?;
                     if let Some(why) = inv.data_loss(app, &state) {
                         out.data_loss.push(format!("{}: {why}", inv.summary()));
-) -> Result<MigrationSql, PlanError> {
-    let mut state = before.clone();
-    migration_sql_from(kind, graph, key, &mut state, direction)
-}
-
-/// [`migration_sql`] from `state`, the state before the migration, which it leaves as the
-/// state after it (whichever the direction): the plan of many migrations renders each in
-/// turn while it replays the graph, without a copy of the schema per migration.
-fn migration_sql_from(
-    kind: DialectKind,
-    graph: &Graph,
-    key: &MigrationKey,
-    state: &mut ProjectState,
-    direction: Direction,
                     }
                     out.rebuilds_table |= sql.rebuilds_table;
                     outside_transaction |= sql.outside_transaction;
+                    when_empty = if inverse.len() == 1 {
+                        sql.when_empty
+                    } else {
+                        None
+                    };
                     statements.extend(sql.statements);
                     state.apply(app, inv).map_err(state_err(key))?;
                 }
@@ -354,7 +433,12 @@ fn migration_sql_from(
                     done_probes: if observable { probes } else { Vec::new() },
                     rust: inverse.iter().find_map(rust_call),
                     outside_transaction,
+                    when_empty,
                 });
+            }
+            // Back to the state after the migration, as the caller's replay expects.
+            for op in ops {
+                state.apply(app, op).map_err(state_err(key))?;
             }
         }
     }
@@ -396,18 +480,3 @@ pub fn plan_sql(
         .map(|(k, sql)| sql.ok_or_else(|| PlanError::UnknownTarget(k.to_string())))
         .collect()
 }
-                    when_empty: sql.when_empty,
-            // (Only the models each operation names: what its inverse reads.)
-                // An inverse of one operation keeps its shortcut for an empty table; the
-                // statements of several stand together.
-                let mut when_empty = None;
-                    when_empty = if inverse.len() == 1 {
-                        sql.when_empty
-                    } else {
-                        None
-                    };
-                    when_empty,
-            // Back to the state after the migration, as the caller's replay expects.
-            for op in ops {
-                state.apply(app, op).map_err(state_err(key))?;
-            }

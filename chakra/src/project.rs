@@ -3,6 +3,29 @@
 //! Layout: migrations of app `default` live directly in the migrations folder, other apps in
 //! `<folder>/<app>/`. Files are `NNNN_name.toml`. Everything else in those folders is ignored
 //! except other `.toml` files, which are reported so that a misnamed migration is not skipped.
+//!
+//! # Examples
+//!
+//! ```
+//! use chakra::project::{ProjectError, app_dir, load_migrations, write_atomic};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let root = tempfile::tempdir()?;
+//! let migrations = root.path().join("migrations");
+//! assert!(load_migrations(&migrations)?.is_empty()); // no folder yet: an empty project
+//!
+//! let blog = app_dir(&migrations, "blog");
+//! assert_eq!(blog, migrations.join("blog"));
+//! write_atomic(&blog.join("0001_initial.toml"), "migration = { id = \"0001_initial\", app = \"blog\" }\n")?;
+//! let loaded = load_migrations(&migrations)?;
+//! assert_eq!((loaded[0].app(), loaded[0].id()), ("blog", "0001_initial"));
+//! assert_eq!(loaded[0].checksum, loaded[0].migration.checksum());
+//!
+//! // A file whose name and id disagree is refused.
+//! write_atomic(&blog.join("0002_tags.toml"), "migration = { id = \"0002_tag\", app = \"blog\" }\n")?;
+//! assert!(matches!(load_migrations(&migrations), Err(ProjectError::Invalid(_))));
+//! # Ok(()) }
+//! ```
 
 use std::fs;
 use std::io;

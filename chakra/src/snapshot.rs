@@ -4,6 +4,33 @@
 //! checks this and explains a mismatch instead of using a wrong snapshot. It exists so that
 //! reviewers see the whole schema in one file and two branches that change the schema touch
 //! the same file.
+//!
+//! # Examples
+//!
+//! ```
+//! use chakra::graph::MigrationKey;
+//! use chakra::snapshot::{SNAPSHOT_PATH, read, write};
+//! use chakra::state::{FieldState, FieldType, ModelState, ProjectState};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let state = ProjectState::from_models_list(vec![ModelState {
+//!     app: "default".into(),
+//!     name: "Tag".into(),
+//!     table: "tags".into(),
+//!     fields: vec![FieldState::new("label", FieldType::Text)],
+//!     indexes: vec![],
+//!     constraints: vec![],
+//! }])?;
+//! let root = tempfile::tempdir()?;
+//! let path = root.path().join(SNAPSHOT_PATH);
+//! assert!(read(&path)?.is_none());
+//!
+//! write(&path, &state, [&MigrationKey::new("default", "0001_initial")])?;
+//! let snapshot = read(&path)?.expect("just written");
+//! assert_eq!(snapshot.state, state);
+//! assert_eq!(snapshot.migrations, ["default/0001_initial"]);
+//! # Ok(()) }
+//! ```
 
 use std::fs;
 use std::path::Path;

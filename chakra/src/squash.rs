@@ -14,6 +14,43 @@
 //! oldest migrations are still recognised once the intermediate file is deleted). Before
 //! anything is written, the new set of files is checked to give the same schema as the old
 //! one, right after the squash and at the end.
+//!
+//! # Examples
+//!
+//! Two migrations, made one after the other, squashed into one:
+//!
+//! ```
+//! use chakra::make::{MakeOptions, Paths, make};
+//! use chakra::squash::{SquashOptions, squash};
+//! use chakra::state::{FieldState, FieldType, ModelState, ProjectState};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let tags = |fields: Vec<FieldState>| {
+//!     let tag = ModelState {
+//!         app: "default".into(),
+//!         name: "Tag".into(),
+//!         table: "tags".into(),
+//!         fields,
+//!         indexes: vec![],
+//!         constraints: vec![],
+//!     };
+//!     ProjectState::from_models_list(vec![tag])
+//! };
+//! let label = FieldState::new("label", FieldType::Text);
+//! let color = FieldState { nullable: true, ..FieldState::new("color", FieldType::Text) };
+//! let root = tempfile::tempdir()?;
+//! let paths = Paths::under(root.path(), "migrations");
+//! make(&paths, &tags(vec![label.clone()])?, &MakeOptions::default())?;
+//! make(&paths, &tags(vec![label, color])?, &MakeOptions::default())?;
+//!
+//! let outcome = squash(&paths, "default", None, "0002", &SquashOptions::default())?;
+//! assert_eq!(outcome.migration.migration.id, "0001_squashed_0002_add_tag_color");
+//! assert_eq!(outcome.migration.migration.replaces, ["0001_initial", "0002_add_tag_color"]);
+//! // CreateModel absorbed AddField.
+//! assert_eq!((outcome.operations_before, outcome.operations_after), (2, 1));
+//! assert!(outcome.written && outcome.path.exists());
+//! # Ok(()) }
+//! ```
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -6,6 +6,34 @@
 //! ([`ProjectState::apply`]). Collections are ordered so that serializing a state is
 //! deterministic: models by `(app, name)`, indexes and constraints by name, fields in
 //! declaration order.
+//!
+//! # Examples
+//!
+//! A state built by hand, then changed by an operation:
+//!
+//! ```
+//! use chakra::operations::Operation;
+//! use chakra::state::{FieldOperation, FieldState, FieldType, ModelState, ProjectState};
+//!
+//! # fn main() -> Result<(), chakra::state::StateError> {
+//! let users = ModelState {
+//!     app: "default".into(),
+//!     name: "User".into(),
+//!     table: "users".into(),
+//!     fields: vec![FieldState { primary_key: true, ..FieldState::new("id", FieldType::BigInteger) }],
+//!     indexes: vec![],
+//!     constraints: vec![],
+//! };
+//! let mut state = ProjectState::from_models_list(vec![users.clone()])?;
+//!
+//! let email = FieldState { nullable: true, ..FieldState::new("email", FieldType::Text) };
+//! state.apply("default", &Operation::AddField(FieldOperation::new(&users, &email)))?;
+//!
+//! let user = state.model("default", "User").expect("still there");
+//! assert_eq!(user.field("email"), Some(&email));
+//! assert_eq!(user.primary_key()[0].name, "id");
+//! # Ok(()) }
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -641,6 +669,17 @@ pub fn field_index_name(table: &str, column: &str) -> String {
 /// The name of the UNIQUE constraint that `#[chakra(unique_together(...))]` declares over
 /// `columns` of `table`: `{table}_{column}_..._uniq`, shortened with a stable hash suffix past
 /// [`MAX_IDENTIFIER_LEN`].
+///
+/// # Examples
+///
+/// ```
+/// use chakra::state::{MAX_IDENTIFIER_LEN, field_index_name, unique_together_name};
+///
+/// assert_eq!(unique_together_name("posts", &["author_id", "slug"]), "posts_author_id_slug_uniq");
+/// assert_eq!(field_index_name("posts", "slug"), "posts_slug_idx");
+/// let long = unique_together_name(&"t".repeat(60), &["a", "b"]);
+/// assert_eq!(long.len(), MAX_IDENTIFIER_LEN);
+/// ```
 pub fn unique_together_name(table: &str, columns: &[&str]) -> String {
     crate::checksum::short_identifier(
         &format!("{table}_{}_uniq", columns.join("_")),
@@ -662,6 +701,27 @@ impl ProjectState {
 
     /// Builds the state declared by the models linked into the binary. Every problem is
     /// collected, so the user sees all of them at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chakra::Model;
+    /// use chakra::state::{FieldType, ProjectState};
+    ///
+    /// #[derive(Model)]
+    /// #[chakra(app = "blog")]
+    /// struct BlogPost {
+    ///     #[chakra(primary_key)]
+    ///     id: i64,
+    ///     title: Option<String>,
+    /// }
+    ///
+    /// let state = ProjectState::from_models(&[BlogPost::meta()]).expect("a valid model");
+    /// let post = state.model("blog", "BlogPost").expect("declared above");
+    /// assert_eq!(post.table, "blog_post");
+    /// let title = post.field("title").expect("a column");
+    /// assert_eq!((title.field_type, title.nullable), (FieldType::Text, true));
+    /// ```
     pub fn from_models(models: &[&'static ModelMeta]) -> Result<ProjectState, Vec<StateError>> {
         let mut errors = Vec::new();
         let mut state = ProjectState::default();
@@ -780,7 +840,55 @@ impl ProjectState {
         }
     }
 
+    /// The models `op` names, as they are before it, in a state of their own: all that
+    /// rendering the operation's SQL or its inverse reads, without copying the whole schema
+    /// for every operation (which made planning quadratic in the number of models).
+    pub fn touched_by(&self, app: &str, op: &crate::operations::Operation) -> ProjectState {
+        use crate::operations::Operation as Op;
+        let name = match op {
+            Op::CreateModel(_) | Op::RunSql(_) | Op::RunRust(_) => None,
+            Op::DeleteModel(d) => Some(&d.model),
+            Op::AddField(f) | Op::AlterField(f) => Some(&f.model),
+            Op::RemoveField(r) => Some(&r.model),
+            Op::RenameModel(r) => Some(&r.old_name),
+            Op::RenameField(r) => Some(&r.model),
+            Op::CreateIndex(c) => Some(&c.model),
+            Op::DropIndex(d) => Some(&d.model),
+            Op::RenameIndex(r) => Some(&r.model),
+            Op::AddConstraint(a) => Some(&a.model),
+            Op::RemoveConstraint(r) => Some(&r.model),
+        };
+        let models = name
+            .and_then(|n| {
+                let key = (app.to_owned(), n.clone());
+                self.models.get(&key).map(|m| (key, m.clone()))
+            })
+            .into_iter()
+            .collect();
+        ProjectState { models }
+    }
+
     /// Applies one operation of app `app` to the state, checking that it makes sense.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chakra::operations::{CreateModel, Operation};
+    /// use chakra::state::{FieldState, FieldType, ProjectState};
+    ///
+    /// let create = Operation::CreateModel(CreateModel {
+    ///     model: "Tag".into(),
+    ///     table: "tags".into(),
+    ///     fields: vec![FieldState::new("label", FieldType::Text)],
+    /// });
+    /// let mut state = ProjectState::default();
+    /// state.apply("default", &create).expect("a new model");
+    /// assert_eq!(state.model("default", "Tag").map(|m| m.table.as_str()), Some("tags"));
+    ///
+    /// // The same model cannot be created twice; the state is left as it was.
+    /// let err = state.apply("default", &create).expect_err("already exists");
+    /// assert_eq!(err.message, "CreateModel `Tag`: model `default.Tag` already exists");
+    /// ```
     pub fn apply(
         &mut self,
         app: &str,
@@ -840,34 +948,6 @@ impl ProjectState {
                 }
                 m.fields.push(a.field());
                 check_unique_fields(&a.model, &m.fields)?;
-    /// The models `op` names, as they are before it, in a state of their own: all that
-    /// rendering the operation's SQL or its inverse reads, without copying the whole schema
-    /// for every operation (which made planning quadratic in the number of models).
-    pub fn touched_by(&self, app: &str, op: &crate::operations::Operation) -> ProjectState {
-        use crate::operations::Operation as Op;
-        let name = match op {
-            Op::CreateModel(_) | Op::RunSql(_) | Op::RunRust(_) => None,
-            Op::DeleteModel(d) => Some(&d.model),
-            Op::AddField(f) | Op::AlterField(f) => Some(&f.model),
-            Op::RemoveField(r) => Some(&r.model),
-            Op::RenameModel(r) => Some(&r.old_name),
-            Op::RenameField(r) => Some(&r.model),
-            Op::CreateIndex(c) => Some(&c.model),
-            Op::DropIndex(d) => Some(&d.model),
-            Op::RenameIndex(r) => Some(&r.model),
-            Op::AddConstraint(a) => Some(&a.model),
-            Op::RemoveConstraint(r) => Some(&r.model),
-        };
-        let models = name
-            .and_then(|n| {
-                let key = (app.to_owned(), n.clone());
-                self.models.get(&key).map(|m| (key, m.clone()))
-            })
-            .into_iter()
-            .collect();
-        ProjectState { models }
-    }
-
             }
             Op::RemoveField(r) => {
                 let m = self.model_mut(app, &r.model)?;

@@ -11,6 +11,30 @@
 //! it and conflict when merged, and a file added, removed or edited behind Chakra's back is
 //! caught without a database (`migrate verify`). Checksums are the migrations' canonical
 //! checksums (the ones recorded in the history), so line ends and comments do not matter.
+//!
+//! # Examples
+//!
+//! Render the sum file of some migrations, then catch a file edited behind its back:
+//!
+//! ```
+//! use chakra::project::load_embedded;
+//! use chakra::sum::{SumProblem, check_text, entries, render};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let v1 = "migration = { id = \"0001_initial\", app = \"default\" }\n\
+//!           operations = [{ type = \"RunSQL\", forward = \"SELECT 1\" }]";
+//! let files = load_embedded([("0001_initial.toml", v1)])?;
+//! let sum = render(&entries(&files));
+//! assert!(sum.lines().nth(2).expect("one entry").starts_with("0001_initial.toml "));
+//! assert!(check_text(Some(&sum), &entries(&files)).is_empty());
+//!
+//! let edited = load_embedded([("0001_initial.toml", &*v1.replace("SELECT 1", "SELECT 2"))])?;
+//! assert_eq!(
+//!     check_text(Some(&sum), &entries(&edited)),
+//!     [SumProblem::Changed("0001_initial.toml".into())]
+//! );
+//! # Ok(()) }
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;

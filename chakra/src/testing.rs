@@ -95,6 +95,27 @@ impl TestDatabase {
     }
 
     /// An empty database on the server of `base_url` (`sqlite:` for a temporary file).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chakra::dialect::DialectKind;
+    /// use chakra::testing::TestDatabase;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// runtime.block_on(async {
+    ///     let db = TestDatabase::empty_on("sqlite:").await?;
+    ///     assert_eq!(db.dialect(), DialectKind::Sqlite);
+    ///     let pool = sqlx::SqlitePool::connect(db.url()).await?;
+    ///     let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master").fetch_one(&pool).await?;
+    ///     assert_eq!(tables, 0);
+    ///     pool.close().await;
+    ///     db.close().await?; // deletes the file
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })
+    /// # }
+    /// ```
     pub async fn empty_on(base_url: &str) -> Result<TestDatabase, Error> {
         let dialect = dialect_of_url(base_url)?;
         if dialect == DialectKind::Sqlite {

@@ -6,6 +6,33 @@
 //! column types, auto-increment, literals, what `ALTER TABLE` can do, and SQLite's table
 //! rebuild. What a database cannot express is a [`DialectError::Unsupported`] that says
 //! what to do instead. docs/dialects.md documents the SQL of each database.
+//!
+//! # Examples
+//!
+//! ```
+//! use chakra::dialect::{DialectKind, operation_sql};
+//! use chakra::operations::Operation;
+//! use chakra::state::{FieldOperation, FieldState, FieldType, ModelState, ProjectState};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let users = ModelState {
+//!     app: "default".into(),
+//!     name: "User".into(),
+//!     table: "users".into(),
+//!     fields: vec![FieldState { primary_key: true, ..FieldState::new("id", FieldType::BigInteger) }],
+//!     indexes: vec![],
+//!     constraints: vec![],
+//! };
+//! let before = ProjectState::from_models_list(vec![users.clone()])?;
+//! let email = FieldState { max_length: Some(255), nullable: true, ..FieldState::new("email", FieldType::String) };
+//! let add = Operation::AddField(FieldOperation::new(&users, &email));
+//!
+//! let mysql = operation_sql(DialectKind::Mysql, "default", &add, &before)?;
+//! assert_eq!(mysql.statements, ["ALTER TABLE `users` ADD COLUMN `email` VARCHAR(255)"]);
+//! let postgres = operation_sql("postgresql".parse()?, "default", &add, &before)?;
+//! assert_eq!(postgres.statements, ["ALTER TABLE \"users\" ADD COLUMN \"email\" VARCHAR(255)"]);
+//! # Ok(()) }
+//! ```
 
 mod common;
 mod mysql;
@@ -25,6 +52,17 @@ pub use postgres::pkey_name;
 pub use sqlite::rebuild_table_name;
 
 /// The supported databases.
+///
+/// # Examples
+///
+/// ```
+/// use chakra::dialect::DialectKind;
+///
+/// let kind: DialectKind = "mariadb".parse().expect("a known name");
+/// assert_eq!(kind, DialectKind::Mysql);
+/// assert_eq!(kind.to_string(), "mysql");
+/// assert!("oracle".parse::<DialectKind>().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DialectKind {
     /// PostgreSQL
@@ -80,6 +118,23 @@ pub struct OperationSql {
     /// must not hold the lock of the `ADD CONSTRAINT ... NOT VALID` before it). The
     /// statements are written so that running them again after an interruption is safe.
     pub outside_transaction: bool,
+    /// SQLite, a table rebuild: what does the same when the table holds no rows, without
+    /// copying it. The executor checks the table first and runs these instead when it is
+    /// empty: SQLite's `ALTER TABLE ... RENAME TO`, the last step of a rebuild, re-reads
+    /// every table of the schema, which made the rebuilds of a migration cost the square of
+    /// the number of tables (a cycle of foreign keys across apps adds keys to tables just
+    /// created, one rebuild each).
+    pub when_empty: Option<WhenEmpty>,
+}
+
+/// Statements for an empty table, used instead of an operation's own when `table` has no
+/// rows (see [`OperationSql::when_empty`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhenEmpty {
+    /// The table whose emptiness is checked, before the operation's statements.
+    pub table: String,
+    /// The statements that replace the operation's when the table is empty.
+    pub statements: Vec<String>,
 }
 
 /// An operation that a dialect cannot express.
@@ -110,6 +165,17 @@ pub fn operation_sql(
 }
 
 /// The SQL column type of `field` on `kind` (`VARCHAR(50)`, `TIMESTAMP WITH TIME ZONE`, ...).
+///
+/// # Examples
+///
+/// ```
+/// use chakra::dialect::{DialectKind, column_type};
+/// use chakra::state::{FieldState, FieldType};
+///
+/// let flag = FieldState::new("active", FieldType::Boolean);
+/// assert_eq!(column_type(DialectKind::Postgres, &flag).expect("a type"), "BOOLEAN");
+/// assert_eq!(column_type(DialectKind::Mysql, &flag).expect("a type"), "BOOL");
+/// ```
 pub fn column_type(kind: DialectKind, field: &FieldState) -> Result<String, DialectError> {
     dialect(kind).column_type(field)
 }
@@ -118,29 +184,22 @@ pub fn column_type(kind: DialectKind, field: &FieldState) -> Result<String, Dial
 fn dialect(kind: DialectKind) -> &'static dyn Dialect {
     match kind {
         DialectKind::Postgres => &postgres::Postgres,
-    /// SQLite, a table rebuild: what does the same when the table holds no rows, without
-    /// copying it. The executor checks the table first and runs these instead when it is
-    /// empty: SQLite's `ALTER TABLE ... RENAME TO`, the last step of a rebuild, re-reads
-    /// every table of the schema, which made the rebuilds of a migration cost the square of
-    /// the number of tables (a cycle of foreign keys across apps adds keys to tables just
-    /// created, one rebuild each).
-    pub when_empty: Option<WhenEmpty>,
-}
-
-/// Statements for an empty table, used instead of an operation's own when `table` has no
-/// rows (see [`OperationSql::when_empty`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WhenEmpty {
-    /// The table whose emptiness is checked, before the operation's statements.
-    pub table: String,
-    /// The statements that replace the operation's when the table is empty.
-    pub statements: Vec<String>,
         DialectKind::Mysql => &mysql::Mysql,
         DialectKind::Sqlite => &sqlite::Sqlite,
     }
 }
 
 /// Quotes an identifier for `kind`, doubling embedded quote characters.
+///
+/// # Examples
+///
+/// ```
+/// use chakra::dialect::{DialectKind, quote_ident, quote_str};
+///
+/// assert_eq!(quote_ident(DialectKind::Postgres, "order"), "\"order\"");
+/// assert_eq!(quote_ident(DialectKind::Mysql, "odd`name"), "`odd``name`");
+/// assert_eq!(quote_str(DialectKind::Sqlite, "it's"), "'it''s'");
+/// ```
 pub fn quote_ident(kind: DialectKind, ident: &str) -> String {
     match kind {
         DialectKind::Mysql => format!("`{}`", ident.replace('`', "``")),

@@ -15,6 +15,46 @@
 //!
 //! Under the lock each backend re-reads the history and skips what another process already
 //! did, so any number of processes may run `apply` at once.
+//!
+//! # Examples
+//!
+//! Apply a graph to a SQLite file, then roll it back:
+//!
+//! ```
+//! use chakra::executor::{Event, Executor, ExecutorConfig};
+//! use chakra::graph::Graph;
+//! use chakra::plan::RollbackTarget;
+//! use chakra::project::load_embedded;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let text = r#"
+//! migration = { id = "0001_initial", app = "default" }
+//! operations = [{ type = "CreateModel", model = "Tag", table = "tags", fields = [{ name = "label", type = "Text" }] }]
+//! "#;
+//! let graph = Graph::new(load_embedded([("0001_initial.toml", text)])?).map_err(|e| e[0].to_string())?;
+//! let dir = tempfile::tempdir()?;
+//! let url = format!("sqlite://{}", dir.path().join("app.db").display());
+//!
+//! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! runtime.block_on(async {
+//!     let mut db = Executor::connect(&url, ExecutorConfig::default()).await?;
+//!     let mut finished = Vec::new();
+//!     db.apply(&graph, None, false, &mut |event| {
+//!         if let Event::Finished { key, .. } = event {
+//!             finished.push(key.id);
+//!         }
+//!     })
+//!     .await?;
+//!     assert_eq!(finished, ["0001_initial"]);
+//!     assert_eq!(db.history().await?[0].key.id, "0001_initial");
+//!
+//!     db.rollback(&graph, &RollbackTarget::Count(1), false, &mut |_| {}).await?;
+//!     assert!(db.history().await?.is_empty());
+//!     db.close().await?;
+//!     Ok::<(), Box<dyn std::error::Error>>(())
+//! })
+//! # }
+//! ```
 
 mod audit;
 #[cfg(feature = "mysql")]

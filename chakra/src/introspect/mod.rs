@@ -12,6 +12,34 @@
 //! UNIQUE key as an index (a UNIQUE constraint *is* an index there), and SQLite keeps no
 //! names of UNIQUE constraints and foreign keys outside the `CREATE TABLE` text, so they are
 //! reported without a name.
+//!
+//! # Examples
+//!
+//! Read the schema of a SQLite database that was created by hand:
+//!
+//! ```
+//! use chakra::executor::{Executor, ExecutorConfig};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let url = format!("sqlite://{}", dir.path().join("app.db").display());
+//! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! let schema = runtime.block_on(async {
+//!     let mut db = Executor::connect(&url, ExecutorConfig::default()).await?;
+//!     let conn = db.sqlite_connection().expect("a SQLite database");
+//!     sqlx::raw_sql("CREATE TABLE tags (id INTEGER PRIMARY KEY, label VARCHAR(50) NOT NULL UNIQUE)")
+//!         .execute(conn)
+//!         .await?;
+//!     Ok::<_, Box<dyn std::error::Error>>(db.introspect().await?)
+//! })?;
+//!
+//! let tags = &schema.tables["tags"];
+//! assert_eq!(tags.primary_key, ["id"]);
+//! let label = tags.column("label").expect("a column");
+//! assert_eq!((label.data_type.as_str(), label.nullable), ("VARCHAR(50)", false));
+//! assert_eq!(tags.uniques[0].columns, ["label"]);
+//! # Ok(()) }
+//! ```
 
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
