@@ -729,33 +729,53 @@ fn creation_order<'a>(
             })
             .collect()
     };
+    // Kahn's algorithm: `unmet` counts each pending model's foreign keys to models not placed
+    // yet, `ready` holds the pending models with none, and the next model is the first ready
+    // one by key (or, when none is ready, the first pending one, whose keys are deferred).
+    let mut unmet: BTreeMap<&ModelKey, usize> = BTreeMap::new();
+    let mut referrers: BTreeMap<ModelKey, Vec<&ModelKey>> = BTreeMap::new();
+    for (k, m) in &by_key {
+        let ts = targets(m);
+        unmet.insert(k, ts.len());
+        for (_, t) in ts {
+            referrers.entry(t).or_default().push(k);
+        }
+    }
+    let mut ready: BTreeSet<&ModelKey> = unmet
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(k, _)| *k)
+        .collect();
     let mut order = Vec::with_capacity(models.len());
     let mut placed: BTreeSet<ModelKey> = BTreeSet::new();
     let mut deferred = BTreeSet::new();
-    let mut pending: BTreeSet<ModelKey> = by_key.keys().cloned().collect();
-    while !pending.is_empty() {
-        let ready = pending.iter().find(|k| {
-            targets(by_key[*k]).iter().all(|(field, t)| {
-                placed.contains(t) || deferred.contains(&((*k).clone(), field.clone()))
-            })
-        });
-        let next = match ready {
-            Some(k) => k.clone(),
+    let mut pending: BTreeSet<&ModelKey> = by_key.keys().collect();
+    while let Some(&first) = pending.first() {
+        let next = match ready.pop_first() {
+            Some(k) => k,
             None => {
                 // A cycle: take the first pending model and defer its foreign keys to models
                 // not placed yet. This breaks every cycle through it.
-                let k = pending.first().expect("non-empty").clone();
-                for (field, t) in targets(by_key[&k]) {
+                for (field, t) in targets(by_key[first]) {
                     if !placed.contains(&t) {
-                        deferred.insert((k.clone(), field));
+                        deferred.insert((first.clone(), field));
                     }
                 }
-                k
+                first
             }
         };
-        pending.remove(&next);
+        pending.remove(next);
         placed.insert(next.clone());
-        order.push(by_key[&next]);
+        order.push(by_key[next]);
+        for r in referrers.get(next).into_iter().flatten() {
+            if pending.contains(r) {
+                let n = unmet.get_mut(r).expect("every model is counted");
+                *n -= 1;
+                if *n == 0 {
+                    ready.insert(r);
+                }
+            }
+        }
     }
     (order, deferred)
 }

@@ -193,7 +193,17 @@ pub fn make_with(
     questioner: &mut dyn Questioner,
     opts: &MakeOptions,
 ) -> Result<MakeOutcome, MakeError> {
-    let graph = load_graph(&paths.migrations)?;
+    // The snapshot is read while the files load (both are mostly TOML parsing); its errors
+    // still come after those of the files and the sum.
+    let (graph, snapshot) = std::thread::scope(|scope| {
+        let snapshot = scope.spawn(|| snapshot::read(&paths.snapshot));
+        let graph = load_graph(&paths.migrations);
+        let snapshot = snapshot
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (graph, snapshot)
+    });
+    let graph = graph?;
     let replayed = graph.final_state().map_err(|e| MakeError::Graph(vec![e]))?;
 
     // The sum file must list exactly the files there are: a difference means a migration was
@@ -210,7 +220,7 @@ pub fn make_with(
     }
 
     let mut outcome = MakeOutcome::default();
-    match snapshot::read(&paths.snapshot)? {
+    match snapshot? {
         Some(snap) if snap.state != replayed => {
             let details = match detect(&replayed, &snap.state) {
                 Ok(changes) => describe(&changes),

@@ -70,41 +70,82 @@ pub fn optimize(app: &str, ops: Vec<Operation>) -> Vec<Operation> {
 }
 
 /// One pass: the list after the first possible merge, or `None` when nothing merges.
-/// `O(n² log n)` for `n` operations.
+///
+/// Two operations only merge when they name a model in common (see [`reduce`]), so for each
+/// operation only the later ones naming one of its models are tried, up to the next barrier;
+/// what lies between is gathered only when a pair merges. A list where nothing merges (what
+/// `make` mostly sees) costs `O(n log n)` plus the pairs on a common model.
 fn reduce_once(app: &str, ops: &[Operation]) -> Option<Vec<Operation>> {
     let facts = scan(app, ops);
+    let mut by_model: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (j, op) in ops.iter().enumerate() {
+        for m in models_named(op) {
+            by_model.entry(m).or_default().push(j);
+        }
+    }
+    // The first barrier after each operation (`ops.len()` when none).
+    let mut barrier_after = vec![ops.len(); ops.len()];
+    for i in (0..ops.len().saturating_sub(1)).rev() {
+        barrier_after[i] = if facts[i + 1].footprint.barrier {
+            i + 1
+        } else {
+            barrier_after[i + 1]
+        };
+    }
     for i in 0..ops.len() {
         if facts[i].footprint.barrier {
             continue;
         }
+        let mut candidates: Vec<usize> = models_named(&ops[i])
+            .flat_map(|m| {
+                let js = &by_model[m];
+                let from = js.partition_point(|&j| j <= i);
+                let to = js.partition_point(|&j| j < barrier_after[i]);
+                js[from..to].iter().copied()
+            })
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
         let mut between = Between::default();
-        for j in i + 1..ops.len() {
-            let later = &facts[j].footprint;
-            if later.barrier {
-                break;
+        let mut gathered = i + 1;
+        for j in candidates {
+            let Some(merged) = reduce(app, &ops[i], facts[i].field_before.as_ref(), &ops[j]) else {
+                continue;
+            };
+            for fact in &facts[gathered..j] {
+                between.add(&fact.footprint);
             }
-            if let Some(merged) = reduce(app, &ops[i], facts[i].field_before.as_ref(), &ops[j]) {
-                let mut out = Vec::with_capacity(ops.len() - 1);
-                out.extend_from_slice(&ops[..i]);
-                if between.lets_pass_left(later) {
-                    // `j` moves left to `i`.
-                    out.extend(merged);
-                    out.extend_from_slice(&ops[i + 1..j]);
-                    out.extend_from_slice(&ops[j + 1..]);
-                    return Some(out);
-                }
-                if between.lets_pass_right(&facts[i].footprint) {
-                    // `i` moves right to `j`.
-                    out.extend_from_slice(&ops[i + 1..j]);
-                    out.extend(merged);
-                    out.extend_from_slice(&ops[j + 1..]);
-                    return Some(out);
-                }
+            gathered = j;
+            let mut out = Vec::with_capacity(ops.len() - 1);
+            out.extend_from_slice(&ops[..i]);
+            if between.lets_pass_left(&facts[j].footprint) {
+                // `j` moves left to `i`.
+                out.extend(merged);
+                out.extend_from_slice(&ops[i + 1..j]);
+                out.extend_from_slice(&ops[j + 1..]);
+                return Some(out);
             }
-            between.add(later);
+            if between.lets_pass_right(&facts[i].footprint) {
+                // `i` moves right to `j`.
+                out.extend_from_slice(&ops[i + 1..j]);
+                out.extend(merged);
+                out.extend_from_slice(&ops[j + 1..]);
+                return Some(out);
+            }
         }
     }
     None
+}
+
+/// The models an operation names: two operations that [`reduce`] merges always share one.
+fn models_named(op: &Operation) -> impl Iterator<Item = &str> {
+    let (a, b) = match op {
+        Operation::CreateModel(c) => (Some(&c.model), None),
+        Operation::DeleteModel(d) => (Some(&d.model), None),
+        Operation::RenameModel(r) => (Some(&r.old_name), Some(&r.new_name)),
+        _ => (inner_model(op), None),
+    };
+    a.into_iter().chain(b).map(String::as_str)
 }
 
 // ----- merging two operations -----
@@ -211,6 +252,10 @@ fn inner_model(op: &Operation) -> Option<&String> {
 /// `CreateModel c` followed by `op`, as one `CreateModel` (or nothing, when `op` deletes it).
 /// Mirrors what [`ProjectState::apply`](crate::state::ProjectState::apply) does.
 fn absorb_into_create(app: &str, c: &CreateModel, op: &Operation) -> Option<Vec<Operation>> {
+    // Most operations after a CreateModel are about other models: no copy for those.
+    if !models_named(op).any(|m| m == c.model) {
+        return None;
+    }
     let mut out = c.clone();
     match op {
         // A new table has no rows: a one-off value for existing rows has nothing to fill.

@@ -74,6 +74,20 @@ pub struct StepSql {
     /// SQLite: the statements to run instead when a table is empty (see
     /// [`OperationSql::when_empty`](crate::dialect::OperationSql::when_empty)).
     pub when_empty: Option<WhenEmpty>,
+    /// The statements are the migration's own SQL (`RunSQL`): a string may hold several
+    /// statements, or none. Those the dialect wrote are one statement each.
+    pub user_sql: bool,
+}
+
+impl StepSql {
+    /// Statements only, one SQL statement each, to run as they are: the executor may send
+    /// several such steps to the database together.
+    pub fn is_plain(&self) -> bool {
+        self.rust.is_none()
+            && self.when_empty.is_none()
+            && !self.user_sql
+            && !self.outside_transaction
+    }
 }
 
 /// The function a `RunRust` operation calls.
@@ -380,6 +394,7 @@ fn migration_sql_from(
                     rust: rust_call(op),
                     outside_transaction: sql.outside_transaction,
                     when_empty: sql.when_empty,
+                    user_sql: matches!(op, Operation::RunSql(_)),
                 });
                 state.apply(app, op).map_err(state_err(key))?;
             }
@@ -434,6 +449,9 @@ fn migration_sql_from(
                     rust: inverse.iter().find_map(rust_call),
                     outside_transaction,
                     when_empty,
+                    user_sql: inverse
+                        .iter()
+                        .any(|inv| matches!(inv, Operation::RunSql(_))),
                 });
             }
             // Back to the state after the migration, as the caller's replay expects.
@@ -458,9 +476,16 @@ pub fn plan_sql(
         plan.iter().enumerate().map(|(i, k)| (k, i)).collect();
     let mut out: Vec<Option<MigrationSql>> = plan.iter().map(|_| None).collect();
     let mut state = ProjectState::default();
+    let mut left = position.len();
     for key in graph.order() {
+        if left == 0 {
+            // Nothing after the last planned migration matters (and nothing at all when
+            // nothing is pending).
+            break;
+        }
         if let Some(&i) = position.get(key) {
             out[i] = Some(migration_sql_from(kind, graph, key, &mut state, direction)?);
+            left -= 1;
             continue;
         }
         let file = graph

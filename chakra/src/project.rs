@@ -101,13 +101,15 @@ pub fn app_dir(root: &Path, app: &str) -> PathBuf {
 
 /// Reads every migration under `root`, sorted by (app, id). A missing folder is an empty
 /// project. All invalid files are reported together.
+///
+/// Files are parsed on every core: parsing is most of what a command that needs no database
+/// (or finds nothing to do) spends its time on in a project with many models.
 pub fn load_migrations(root: &Path) -> Result<Vec<LoadedMigration>, ProjectError> {
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
     if !root.exists() {
-        return Ok(out);
+        return Ok(Vec::new());
     }
-    load_app_dir(root, DEFAULT_APP, &mut out, &mut errors)?;
+    let mut files = Vec::new();
+    list_app_dir(root, DEFAULT_APP, &mut files)?;
     let mut subdirs = Vec::new();
     for entry in fs::read_dir(root).map_err(io_err(root))? {
         let entry = entry.map_err(io_err(root))?;
@@ -124,7 +126,15 @@ pub fn load_migrations(root: &Path) -> Result<Vec<LoadedMigration>, ProjectError
         if app.starts_with('.') {
             continue;
         }
-        load_app_dir(&dir, &app, &mut out, &mut errors)?;
+        list_app_dir(&dir, &app, &mut files)?;
+    }
+    let mut out = Vec::with_capacity(files.len());
+    let mut errors = Vec::new();
+    for loaded in parallel_map(&files, |(app, path)| load_file(app, path)) {
+        match loaded? {
+            Ok(m) => out.push(m),
+            Err(e) => errors.push(e),
+        }
     }
     if !errors.is_empty() {
         return Err(ProjectError::Invalid(errors));
@@ -133,37 +143,79 @@ pub fn load_migrations(root: &Path) -> Result<Vec<LoadedMigration>, ProjectError
     Ok(out)
 }
 
-fn load_app_dir(
+/// Adds the migration files of `app` in `dir` to `files` as `(app, path)`, sorted by path.
+fn list_app_dir(
     dir: &Path,
     app: &str,
-    out: &mut Vec<LoadedMigration>,
-    errors: &mut Vec<FormatError>,
+    files: &mut Vec<(String, PathBuf)>,
 ) -> Result<(), ProjectError> {
-    let mut files = Vec::new();
+    let mut paths = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
         let path = entry.map_err(io_err(dir))?.path();
         if path.is_file() && path.extension().is_some_and(|e| e == "toml") {
-            files.push(path);
+            paths.push(path);
         }
     }
-    files.sort();
-    for path in files {
-        let bytes = fs::read(&path).map_err(io_err(&path))?;
-        let Ok(text) = String::from_utf8(bytes) else {
-            errors.push(FormatError {
-                path,
-                location: None,
-                message: "the file is not valid UTF-8".to_owned(),
-                snippet: None,
-            });
-            continue;
-        };
-        match load_text(&path, app, &text) {
-            Ok(m) => out.push(m),
-            Err(e) => errors.push(e),
-        }
-    }
+    paths.sort();
+    files.extend(paths.into_iter().map(|p| (app.to_owned(), p)));
     Ok(())
+}
+
+/// Reads and parses one migration file: an I/O error stops loading, an invalid file is
+/// reported with the others.
+fn load_file(app: &str, path: &Path) -> Result<Result<LoadedMigration, FormatError>, ProjectError> {
+    let bytes = fs::read(path).map_err(io_err(path))?;
+    let Ok(text) = String::from_utf8(bytes) else {
+        return Ok(Err(FormatError {
+            path: path.to_owned(),
+            location: None,
+            message: "the file is not valid UTF-8".to_owned(),
+            snippet: None,
+        }));
+    };
+    Ok(load_text(path, app, &text))
+}
+
+/// `f` over `items` on up to one thread per core, results in the order of `items`. Items go
+/// out one at a time, since their sizes differ widely (an initial migration can be most of a
+/// project).
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<R>> = items.iter().map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else {
+                            return done;
+                        };
+                        done.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            let done = worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            for (i, r) in done {
+                results[i] = Some(r);
+            }
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.expect("every item was handed to a thread"))
+        .collect()
 }
 
 /// Parses the migration file `path` of `app` from its `text`, checking that its name, id and

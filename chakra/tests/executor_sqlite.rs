@@ -372,6 +372,52 @@ async fn a_failing_migration_leaves_nothing_behind() {
 }
 
 #[tokio::test]
+async fn a_failure_among_operations_sent_together_names_its_operation_and_statement() {
+    // The operations of a migration reach SQLite in one batch; a failure in the middle must
+    // still name the operation and statement, and leave nothing of the migration.
+    let p = Project::new();
+    p.make(vec![user()]);
+    apply(&p).await.expect("apply 0001");
+    let mut tags = model("Tag", "tags", vec![pk(), varchar("label", 20)]);
+    tags.indexes.push(IndexState {
+        name: "tags_label_idx".into(),
+        fields: vec!["label".into()],
+        unique: false,
+    });
+    let notes = model("Note", "notes", vec![pk()]);
+    let pins = model("Pin", "pins", vec![pk()]);
+    assert_eq!(p.make(vec![user(), notes, pins, tags]).len(), 1);
+    let mut e = p.exec().await;
+    // In the way of the third operation.
+    exec_sql(&mut e, "CREATE TABLE tags (x INTEGER)").await;
+    drop(e);
+    let err = apply(&p).await.unwrap_err();
+    let ExecutorError::Statement(failure) = &err else {
+        panic!("expected a statement failure, got {err}");
+    };
+    assert_eq!(failure.index, 3, "{err}");
+    assert_eq!(failure.description, "+ CreateModel Tag (tags)", "{err}");
+    assert!(
+        failure.statement.starts_with("CREATE TABLE \"tags\""),
+        "{}",
+        failure.statement
+    );
+    assert!(err.to_string().contains("already exists"), "{err}");
+    let mut e = p.exec().await;
+    assert_eq!(
+        tables(&mut e).await,
+        [
+            "_chakra_migrations",
+            "_chakra_migrations_log",
+            "tags",
+            "users"
+        ],
+        "nothing of the failed migration"
+    );
+    assert_eq!(e.history().await.expect("h").len(), 1);
+}
+
+#[tokio::test]
 async fn irreversible_migrations_stop_rollback_before_anything_runs() {
     let p = Project::new();
     p.make(vec![user()]);

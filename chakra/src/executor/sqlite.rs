@@ -18,8 +18,8 @@ use super::audit::{
 };
 use super::{
     Backend, Event, ExecutorConfig, ExecutorError, HISTORY_COLUMNS, HistoryRow, StatementFailure,
-    db, fetch_history, fetch_history_of, history_table_sql, is_applied, keys_of, redact_url,
-    run_step,
+    StepError, StepFailure, db, fetch_history, fetch_history_of, history_table_sql, is_applied,
+    keys_of, redact_url, run_step,
 };
 use crate::dialect::{DialectKind, quote_ident};
 use crate::graph::MigrationKey;
@@ -71,7 +71,11 @@ impl SqliteBackend {
             })?
             .create_if_missing(true)
             .busy_timeout(config.lock_timeout)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Up to 64 MiB of page cache for this connection alone (SQLite's default is 2 MiB):
+            // every CREATE reads the whole schema table, which outgrows the default at a few
+            // hundred tables and is then read from the file again for each statement.
+            .pragma("cache_size", "-65536");
         let conn = SqliteConnection::connect_with(&opts)
             .await
             .map_err(|source| ExecutorError::Connect {
@@ -207,26 +211,42 @@ impl SqliteBackend {
             direction,
         });
         if !fake {
-            for (i, step) in m.steps.iter().enumerate() {
-                let shortcut = match shortcut_when_empty(&mut self.conn, step).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        rollback(&mut self.conn).await;
-                        return Err(e);
-                    }
+            let mut i = 0;
+            while i < m.steps.len() {
+                // Operations of SQL the dialect wrote go to SQLite together: a statement sent
+                // on its own costs two trips to sqlx's worker thread, more than most DDL takes.
+                let plain = m.steps[i..].iter().take_while(|s| s.is_plain()).count();
+                let ran = if plain > 1 {
+                    run_batch(&mut self.conn, &m.steps[i..i + plain])
+                        .await
+                        .map(|()| plain)
+                } else {
+                    self.run_one_step(&m.steps[i]).await.map(|()| 1)
                 };
-                let step = shortcut.as_ref().unwrap_or(step);
-                if let Err(failure) = run_step(step, StepConnection::Sqlite(&mut self.conn)).await {
-                    rollback(&mut self.conn).await;
-                    return Err(ExecutorError::Statement(Box::new(StatementFailure {
-                        migration: m.key.clone(),
-                        index: i + 1,
-                        description: step.description.clone(),
-                        statement: failure.statement,
-                        source: failure.error,
-                    })));
-                }
-                super::failpoint("operation-ran").await;
+                let failure = match ran {
+                    Ok(n) => {
+                        for _ in 0..n {
+                            super::failpoint("operation-ran").await;
+                        }
+                        i += n;
+                        continue;
+                    }
+                    Err(failure) => failure,
+                };
+                rollback(&mut self.conn).await;
+                return Err(match failure {
+                    Failed::Step(k, failure) => {
+                        let step = &m.steps[i + k];
+                        ExecutorError::Statement(Box::new(StatementFailure {
+                            migration: m.key.clone(),
+                            index: i + k + 1,
+                            description: step.description.clone(),
+                            statement: failure.statement,
+                            source: failure.error,
+                        }))
+                    }
+                    Failed::Executor(e) => e,
+                });
             }
             if m.rebuilds_table
                 && let Err(e) = foreign_key_check(&mut self.conn, &m.key).await
@@ -263,6 +283,69 @@ impl SqliteBackend {
         });
         Ok(())
     }
+}
+
+impl SqliteBackend {
+    /// Runs one step, with its statements for an empty table when it has them and the table
+    /// is empty.
+    async fn run_one_step(&mut self, step: &StepSql) -> Result<(), Failed> {
+        let shortcut = shortcut_when_empty(&mut self.conn, step)
+            .await
+            .map_err(Failed::Executor)?;
+        let step = shortcut.as_ref().unwrap_or(step);
+        run_step(step, StepConnection::Sqlite(&mut self.conn))
+            .await
+            .map_err(|f| Failed::Step(0, f))
+    }
+}
+
+/// Why steps stopped: step `k` of those sent failed, or checking before them did.
+enum Failed {
+    Step(usize, StepFailure),
+    Executor(ExecutorError),
+}
+
+/// Runs plain steps ([`StepSql::is_plain`]) in one call: their statements joined, the
+/// results read back one per statement, so a failure still names its statement, and each
+/// operation still has its `operation` span and a `running` event per statement.
+async fn run_batch(conn: &mut SqliteConnection, steps: &[StepSql]) -> Result<(), Failed> {
+    use tracing::Instrument;
+    let sql = steps
+        .iter()
+        .flat_map(|s| &s.statements)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(";\n");
+    let mut results = sqlx::raw_sql(AssertSqlSafe(sql)).execute_many(&mut *conn);
+    for (k, step) in steps.iter().enumerate() {
+        let span = tracing::info_span!("operation", operation = %step.description);
+        async {
+            for (j, statement) in step.statements.iter().enumerate() {
+                tracing::debug!(statement = %statement, "running");
+                let error = match std::future::poll_fn(|cx| results.as_mut().poll_next(cx)).await
+                {
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => e,
+                    None => sqlx::Error::Protocol(format!(
+                        "SQLite ran fewer statements than the {} Chakra sent (a bug in Chakra: please report it)",
+                        steps.iter().map(|s| s.statements.len()).sum::<usize>()
+                    )),
+                };
+                return Err(Failed::Step(
+                    k,
+                    StepFailure {
+                        statement: statement.clone(),
+                        earlier_statements: j,
+                        error: StepError::Database(error),
+                    },
+                ));
+            }
+            Ok(())
+        }
+        .instrument(span)
+        .await?;
+    }
+    Ok(())
 }
 
 impl Backend for SqliteBackend {
