@@ -431,6 +431,23 @@ nullable = true
         assert_eq!(err.location.map(|l| l.0), Some(3), "{err}");
     }
 
+    #[test]
+    fn defaults_that_are_not_finite_numbers_are_refused() {
+        // `nan` and `inf` have no SQL literal, and would all take one canonical form (found by
+        // the fuzzer): `chakra.sum` could not tell them apart.
+        for value in ["nan", "inf", "-inf", "+nan"] {
+            let text = SAMPLE.replace(
+                "nullable = true",
+                &format!("nullable = true\ndefault = {value}"),
+            );
+            let err = Migration::parse(Path::new("m.toml"), &text).unwrap_err();
+            assert!(err.to_string().contains("not a finite number"), "{err}");
+            assert!(err.location.is_some(), "{err}");
+        }
+        let text = SAMPLE.replace("nullable = true", "nullable = true\ndefault = 1.5");
+        Migration::parse(Path::new("m.toml"), &text).expect("a finite float default");
+    }
+
     const CONSTRAINTS: &str = r#"
 [migration]
 id = "0003_constraints"

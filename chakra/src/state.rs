@@ -186,8 +186,9 @@ impl OnAction {
 }
 
 /// A literal default value. In files it is a plain TOML value (`default = 0`,
-/// `default = "draft"`, `default = true`); in SQL it is always quoted as a value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `default = "draft"`, `default = true`); in SQL it is always quoted as a value. A float
+/// is finite: `nan` and `inf` have no SQL literal, nor a canonical form for checksums.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum DefaultValue {
     /// A boolean.
@@ -198,6 +199,45 @@ pub enum DefaultValue {
     Float(f64),
     /// A string.
     Str(String),
+}
+
+impl<'de> Deserialize<'de> for DefaultValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = DefaultValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a boolean, an integer, a finite number or a string")
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<DefaultValue, E> {
+                Ok(DefaultValue::Bool(b))
+            }
+            fn visit_i64<E>(self, i: i64) -> Result<DefaultValue, E> {
+                Ok(DefaultValue::Int(i))
+            }
+            fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<DefaultValue, E> {
+                i64::try_from(u)
+                    .map(DefaultValue::Int)
+                    .map_err(|_| E::custom(format!("the default {u} does not fit in 64 bits")))
+            }
+            fn visit_f64<E: serde::de::Error>(self, x: f64) -> Result<DefaultValue, E> {
+                if x.is_finite() {
+                    Ok(DefaultValue::Float(x))
+                } else {
+                    Err(E::custom(format!(
+                        "the default `{x}` is not a finite number; databases have no literal for it"
+                    )))
+                }
+            }
+            fn visit_str<E>(self, s: &str) -> Result<DefaultValue, E> {
+                Ok(DefaultValue::Str(s.to_owned()))
+            }
+            fn visit_string<E>(self, s: String) -> Result<DefaultValue, E> {
+                Ok(DefaultValue::Str(s))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl fmt::Display for DefaultValue {
