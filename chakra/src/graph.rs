@@ -69,7 +69,7 @@ use std::fmt;
 
 use crate::format::{DEFAULT_APP, parse_id};
 use crate::project::LoadedMigration;
-use crate::state::{ProjectState, StateError};
+use crate::state::{ProjectState, StateError, Tables};
 
 /// Identifies a migration: its app and id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -851,6 +851,7 @@ impl Graph {
         wanted: &BTreeSet<MigrationKey>,
     ) -> Result<(ProjectState, BTreeMap<MigrationKey, ProjectState>), GraphError> {
         let mut state = ProjectState::default();
+        let mut tables = Tables::default();
         let mut before = BTreeMap::new();
         for key in &self.order {
             if wanted.contains(key) {
@@ -858,7 +859,7 @@ impl Graph {
             }
             for op in &self.files[key].migration.operations {
                 state
-                    .apply(&key.app, op)
+                    .apply_tracking(&key.app, op, Some(&mut tables))
                     .map_err(|source| GraphError::Replay {
                         migration: key.clone(),
                         source,

@@ -43,7 +43,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::dialect::{DialectError, DialectKind, WhenEmpty, done_probes, operation_sql};
 use crate::graph::{Graph, GraphError, MigrationKey};
 use crate::operations::Operation;
-use crate::state::{ProjectState, StateError};
+use crate::state::{ProjectState, StateError, Tables};
 
 /// The direction a migration runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -346,7 +346,8 @@ pub fn migration_sql(
     direction: Direction,
 ) -> Result<MigrationSql, PlanError> {
     let mut state = before.clone();
-    migration_sql_from(kind, graph, key, &mut state, direction)
+    let mut tables = Tables::of(&state);
+    migration_sql_from(kind, graph, key, &mut state, &mut tables, direction)
 }
 
 /// [`migration_sql`] from `state`, the state before the migration, which it leaves as the
@@ -357,6 +358,7 @@ fn migration_sql_from(
     graph: &Graph,
     key: &MigrationKey,
     state: &mut ProjectState,
+    tables: &mut Tables,
     direction: Direction,
 ) -> Result<MigrationSql, PlanError> {
     let loaded = graph
@@ -396,7 +398,9 @@ fn migration_sql_from(
                     when_empty: sql.when_empty,
                     user_sql: matches!(op, Operation::RunSql(_)),
                 });
-                state.apply(app, op).map_err(state_err(key))?;
+                state
+                    .apply_tracking(app, op, Some(tables))
+                    .map_err(state_err(key))?;
             }
         }
         Direction::Backward => {
@@ -405,7 +409,9 @@ fn migration_sql_from(
             let mut states = Vec::with_capacity(ops.len() + 1);
             for op in ops {
                 states.push(state.touched_by(app, op));
-                state.apply(app, op).map_err(state_err(key))?;
+                state
+                    .apply_tracking(app, op, Some(tables))
+                    .map_err(state_err(key))?;
             }
             for (i, op) in ops.iter().enumerate().rev() {
                 let inverse = op
@@ -440,7 +446,9 @@ fn migration_sql_from(
                         None
                     };
                     statements.extend(sql.statements);
-                    state.apply(app, inv).map_err(state_err(key))?;
+                    state
+                        .apply_tracking(app, inv, Some(tables))
+                        .map_err(state_err(key))?;
                 }
                 out.steps.push(StepSql {
                     description: format!("undo {op}"),
@@ -456,7 +464,9 @@ fn migration_sql_from(
             }
             // Back to the state after the migration, as the caller's replay expects.
             for op in ops {
-                state.apply(app, op).map_err(state_err(key))?;
+                state
+                    .apply_tracking(app, op, Some(tables))
+                    .map_err(state_err(key))?;
             }
         }
     }
@@ -476,6 +486,7 @@ pub fn plan_sql(
         plan.iter().enumerate().map(|(i, k)| (k, i)).collect();
     let mut out: Vec<Option<MigrationSql>> = plan.iter().map(|_| None).collect();
     let mut state = ProjectState::default();
+    let mut tables = Tables::default();
     let mut left = position.len();
     for key in graph.order() {
         if left == 0 {
@@ -484,7 +495,14 @@ pub fn plan_sql(
             break;
         }
         if let Some(&i) = position.get(key) {
-            out[i] = Some(migration_sql_from(kind, graph, key, &mut state, direction)?);
+            out[i] = Some(migration_sql_from(
+                kind,
+                graph,
+                key,
+                &mut state,
+                &mut tables,
+                direction,
+            )?);
             left -= 1;
             continue;
         }
@@ -493,7 +511,7 @@ pub fn plan_sql(
             .ok_or_else(|| PlanError::UnknownTarget(key.to_string()))?;
         for op in &file.migration.operations {
             state
-                .apply(&key.app, op)
+                .apply_tracking(&key.app, op, Some(&mut tables))
                 .map_err(|source| GraphError::Replay {
                     migration: key.clone(),
                     source,

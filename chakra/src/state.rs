@@ -681,6 +681,24 @@ pub struct ProjectState {
     pub models: BTreeMap<ModelKey, ModelState>,
 }
 
+/// The model using each table name of a state, kept beside it while operations are replayed
+/// (see [`ProjectState::apply_tracking`]).
+#[derive(Debug, Default)]
+pub(crate) struct Tables(BTreeMap<String, ModelKey>);
+
+impl Tables {
+    /// The index of `state`'s table names.
+    pub(crate) fn of(state: &ProjectState) -> Tables {
+        Tables(
+            state
+                .models
+                .iter()
+                .map(|(key, m)| (m.table.clone(), key.clone()))
+                .collect(),
+        )
+    }
+}
+
 /// A problem found while building a state from models or replaying operations.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -934,6 +952,18 @@ impl ProjectState {
         app: &str,
         op: &crate::operations::Operation,
     ) -> Result<(), StateError> {
+        self.apply_tracking(app, op, None)
+    }
+
+    /// [`apply`](Self::apply), keeping `tables` (built by [`Tables::of`] from this state) up
+    /// to date and looking table names up in it: what replaying many operations uses, since
+    /// finding who uses a table name otherwise takes a pass over every model.
+    pub(crate) fn apply_tracking(
+        &mut self,
+        app: &str,
+        op: &crate::operations::Operation,
+        tables: Option<&mut Tables>,
+    ) -> Result<(), StateError> {
         use crate::operations::Operation as Op;
         match op {
             Op::CreateModel(c) => {
@@ -944,13 +974,16 @@ impl ProjectState {
                         c.model, c.model
                     )));
                 }
-                if let Some(other) = self.models.values().find(|m| m.table == c.table) {
+                if let Some(other) = self.table_user(&c.table, tables.as_deref()) {
                     return Err(StateError::new(format!(
                         "CreateModel `{}`: table `{}` is already used by `{}.{}`",
                         c.model, c.table, other.app, other.name
                     )));
                 }
                 check_unique_fields(&c.model, &c.fields)?;
+                if let Some(t) = tables {
+                    t.0.insert(c.table.clone(), key.clone());
+                }
                 self.models.insert(
                     key,
                     ModelState {
@@ -965,11 +998,14 @@ impl ProjectState {
             }
             Op::DeleteModel(d) => {
                 let key = (app.to_owned(), d.model.clone());
-                if self.models.remove(&key).is_none() {
+                let Some(removed) = self.models.remove(&key) else {
                     return Err(StateError::new(format!(
                         "DeleteModel: model `{app}.{}` does not exist",
                         d.model
                     )));
+                };
+                if let Some(t) = tables {
+                    t.0.remove(&removed.table);
                 }
                 if let Some((m, f)) = self.references_to(app, &d.model).first() {
                     return Err(StateError::new(format!(
@@ -1084,7 +1120,7 @@ impl ProjectState {
                     )));
                 }
             }
-            Op::RenameModel(r) => self.rename_model(app, r)?,
+            Op::RenameModel(r) => self.rename_model(app, r, tables)?,
             Op::RenameField(r) => self.rename_field(app, r)?,
             Op::RenameIndex(r) => {
                 let m = self.model_mut(app, &r.model)?;
@@ -1140,6 +1176,7 @@ impl ProjectState {
         &mut self,
         app: &str,
         r: &crate::operations::RenameModel,
+        tables: Option<&mut Tables>,
     ) -> Result<(), StateError> {
         let old_key = (app.to_owned(), r.old_name.clone());
         let new_key = (app.to_owned(), r.new_name.clone());
@@ -1150,7 +1187,7 @@ impl ProjectState {
             )));
         }
         if r.old_table != r.new_table
-            && let Some(other) = self.models.values().find(|m| m.table == r.new_table)
+            && let Some(other) = self.table_user(&r.new_table, tables.as_deref())
         {
             return Err(StateError::new(format!(
                 "RenameModel `{}`: table `{}` is already used by `{}.{}`",
@@ -1163,6 +1200,10 @@ impl ProjectState {
                 r.old_name
             ))
         })?;
+        if let Some(t) = tables {
+            t.0.remove(&m.table);
+            t.0.insert(r.new_table.clone(), new_key.clone());
+        }
         m.name.clone_from(&r.new_name);
         m.table.clone_from(&r.new_table);
         self.models.insert(new_key, m);
@@ -1222,6 +1263,14 @@ impl ProjectState {
             }
         }
         Ok(())
+    }
+
+    /// The model whose table is `table`, looked up in `tables` when given.
+    fn table_user(&self, table: &str, tables: Option<&Tables>) -> Option<&ModelState> {
+        match tables {
+            Some(t) => t.0.get(table).and_then(|key| self.models.get(key)),
+            None => self.models.values().find(|m| m.table == table),
+        }
     }
 
     /// Fields of other models (as `App.Model`, `field`) whose foreign key targets `app.model`.
@@ -1486,6 +1535,55 @@ mod tests {
             table: table.into(),
             fields,
         })
+    }
+
+    #[test]
+    fn the_table_index_follows_creates_renames_and_deletes() {
+        use crate::operations::{ModelRef, RenameModel};
+        let pk = || FieldState {
+            primary_key: true,
+            ..field("id")
+        };
+        let rename = Operation::RenameModel(RenameModel {
+            old_name: "A".into(),
+            new_name: "B".into(),
+            old_table: "t1".into(),
+            new_table: "t2".into(),
+        });
+        let delete_b = Operation::DeleteModel(ModelRef {
+            model: "B".into(),
+            table: "t2".into(),
+        });
+        let ops = [
+            create("A", "t1", vec![pk()]),
+            rename,
+            create("C", "t1", vec![pk()]),
+            create("X", "t2", vec![pk()]),
+            delete_b,
+            create("D", "t2", vec![pk()]),
+            create("E", "t1", vec![pk()]),
+        ];
+        // With the index and without it (a pass over the models), the same outcome for each
+        // operation: X and E take a table in use, by B and by C.
+        let mut plain = ProjectState::default();
+        let mut tracked = ProjectState::default();
+        let mut tables = Tables::of(&tracked);
+        let mut outcomes = Vec::new();
+        for op in &ops {
+            let a = plain.apply("default", op).map_err(|e| e.message);
+            let b = tracked
+                .apply_tracking("default", op, Some(&mut tables))
+                .map_err(|e| e.message);
+            assert_eq!(a, b, "{op}");
+            outcomes.push(a.is_ok());
+        }
+        assert_eq!(outcomes, [true, true, true, false, true, true, false]);
+        assert_eq!(plain, tracked);
+        assert_eq!(
+            tables.0,
+            Tables::of(&tracked).0,
+            "the index kept is the index of the state"
+        );
     }
 
     #[test]
