@@ -423,6 +423,29 @@ pub(crate) fn graph(cfg: &Config) -> Result<Graph> {
     Ok(load_graph(&cfg.migrations_path())?)
 }
 
+/// The migration files and a connection: the files are parsed on threads of their own while
+/// the connection is made and the database opened (in a large project the two take about as
+/// long). A broken file is still the error reported first. A SQLite file that does not exist
+/// yet is only created once the files are known to be good, and a missing URL is reported
+/// after them, as before.
+pub(crate) async fn graph_and_connect(cfg: &Config, read_only: bool) -> Result<(Graph, Executor)> {
+    // Without a usable URL, or for a SQLite file to create, one after the other.
+    let sequential = cfg
+        .database_url()
+        .map_or(true, |url| sqlite_file(&url).is_some_and(|f| !f.exists()));
+    if sequential {
+        let graph = graph(cfg)?;
+        return Ok((graph, connect(cfg, read_only).await?));
+    }
+    let dir = cfg.migrations_path();
+    let loading = std::thread::spawn(move || load_graph(&dir));
+    let exec = connect(cfg, read_only).await;
+    let graph = loading
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+    Ok((graph, exec?))
+}
+
 pub(crate) fn parse_key(reference: &str) -> MigrationKey {
     MigrationKey::parse(reference, DEFAULT_APP)
 }
@@ -750,21 +773,19 @@ impl<'a> Progress<'a> {
 }
 
 async fn apply(cfg: &Config, args: &ApplyArgs, out: &Output) -> Result<ExitCode> {
-    let graph = graph(cfg)?;
+    let (graph, mut exec) = graph_and_connect(cfg, args.run.dry_run).await?;
     let target = args.target.as_deref().map(parse_key);
-    let mut exec = connect(cfg, args.run.dry_run).await?;
     let plan = exec.plan_apply(&graph, target.as_ref()).await?;
     execute(cfg, exec, &plan, Direction::Forward, &args.run, out).await
 }
 
 async fn rollback(cfg: &Config, args: &RollbackArgs, out: &Output) -> Result<ExitCode> {
-    let graph = graph(cfg)?;
+    let (graph, mut exec) = graph_and_connect(cfg, args.run.dry_run).await?;
     let target = match (&args.to, args.count) {
         (Some(to), _) => RollbackTarget::parse_to(to, DEFAULT_APP),
         (None, Some(n)) => RollbackTarget::Count(n),
         (None, None) => RollbackTarget::Count(1),
     };
-    let mut exec = connect(cfg, args.run.dry_run).await?;
     let plan = exec.plan_rollback(&graph, &target).await?;
     execute(cfg, exec, &plan, Direction::Backward, &args.run, out).await
 }

@@ -384,15 +384,15 @@ fn migration_sql_from(
     match direction {
         Direction::Forward => {
             for (i, op) in ops.iter().enumerate() {
-                let sql = operation_sql(kind, app, op, &state).map_err(dialect_err(key, i, op))?;
-                if let Some(why) = op.data_loss(app, &state) {
+                let sql = operation_sql(kind, app, op, state).map_err(dialect_err(key, i, op))?;
+                if let Some(why) = op.data_loss(app, state) {
                     out.data_loss.push(format!("{}: {why}", op.summary()));
                 }
                 out.rebuilds_table |= sql.rebuilds_table;
                 out.steps.push(StepSql {
                     description: op.to_string(),
                     statements: sql.statements,
-                    done_probes: done_probes(kind, app, op, &state),
+                    done_probes: done_probes(kind, app, op, state),
                     rust: rust_call(op),
                     outside_transaction: sql.outside_transaction,
                     when_empty: sql.when_empty,
@@ -430,12 +430,12 @@ fn migration_sql_from(
                 // statements of several stand together.
                 let mut when_empty = None;
                 for inv in &inverse {
-                    let p = done_probes(kind, app, inv, &state);
+                    let p = done_probes(kind, app, inv, state);
                     observable &= !p.is_empty();
                     probes.extend(p);
                     let sql =
-                        operation_sql(kind, app, inv, &state).map_err(dialect_err(key, i, op))?;
-                    if let Some(why) = inv.data_loss(app, &state) {
+                        operation_sql(kind, app, inv, state).map_err(dialect_err(key, i, op))?;
+                    if let Some(why) = inv.data_loss(app, state) {
                         out.data_loss.push(format!("{}: {why}", inv.summary()));
                     }
                     out.rebuilds_table |= sql.rebuilds_table;
