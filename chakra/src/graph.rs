@@ -857,16 +857,32 @@ impl Graph {
             if wanted.contains(key) {
                 before.insert(key.clone(), state.clone());
             }
-            for op in &self.files[key].migration.operations {
-                state
-                    .apply_tracking(&key.app, op, Some(&mut tables))
-                    .map_err(|source| GraphError::Replay {
-                        migration: key.clone(),
-                        source,
-                    })?;
-            }
+            self.apply_file(key, &mut state, &mut tables)?;
         }
         Ok((state, before))
+    }
+
+    /// Applies the operations of migration `key` (one of [`order`](Self::order)) to `state`,
+    /// keeping `tables`, the index of its table names, up to date.
+    pub(crate) fn apply_file(
+        &self,
+        key: &MigrationKey,
+        state: &mut ProjectState,
+        tables: &mut Tables,
+    ) -> Result<(), GraphError> {
+        let file = self
+            .files
+            .get(key)
+            .expect("every migration in the order has a file");
+        for op in &file.migration.operations {
+            state
+                .apply_tracking(&key.app, op, Some(&mut *tables))
+                .map_err(|source| GraphError::Replay {
+                    migration: key.clone(),
+                    source,
+                })?;
+        }
+        Ok(())
     }
 
     /// The state after every migration.

@@ -506,17 +506,7 @@ pub fn plan_sql(
             left -= 1;
             continue;
         }
-        let file = graph
-            .file(key)
-            .ok_or_else(|| PlanError::UnknownTarget(key.to_string()))?;
-        for op in &file.migration.operations {
-            state
-                .apply_tracking(&key.app, op, Some(&mut tables))
-                .map_err(|source| GraphError::Replay {
-                    migration: key.clone(),
-                    source,
-                })?;
-        }
+        graph.apply_file(key, &mut state, &mut tables)?;
     }
     plan.iter()
         .zip(out)

@@ -452,15 +452,32 @@ async fn irreversible_migrations_stop_rollback_before_anything_runs() {
     assert!(tables(&mut e).await.contains(&"t".to_owned()));
 }
 
-#[tokio::test]
-async fn altering_a_column_rebuilds_the_table_keeping_rows_indexes_and_keys() {
-    let p = Project::new();
+/// `user()` with an index on `username`.
+fn indexed_user() -> ModelState {
     let mut u = user();
     u.indexes.push(IndexState {
         name: "users_username_idx".into(),
         fields: vec!["username".into()],
         unique: false,
     });
+    u
+}
+
+/// `u` with `username` widened to 120 characters (a change SQLite makes by rebuilding).
+fn wider_username(u: &ModelState, default: Option<DefaultValue>) -> ModelState {
+    let mut wider = u.clone();
+    wider.fields[1] = FieldState {
+        max_length: Some(120),
+        default,
+        ..wider.fields[1].clone()
+    };
+    wider
+}
+
+#[tokio::test]
+async fn altering_a_column_rebuilds_the_table_keeping_rows_indexes_and_keys() {
+    let p = Project::new();
+    let u = indexed_user();
     p.make(vec![u.clone(), post()]);
     apply(&p).await.expect("apply");
     let mut e = p.exec().await;
@@ -472,12 +489,7 @@ async fn altering_a_column_rebuilds_the_table_keeping_rows_indexes_and_keys() {
     drop(e);
 
     // Widen username and give it a default: SQLite rebuilds `users`, which `posts` references.
-    let mut wider = u.clone();
-    wider.fields[1] = FieldState {
-        max_length: Some(120),
-        default: Some(DefaultValue::Str("anon".into())),
-        ..wider.fields[1].clone()
-    };
+    let wider = wider_username(&u, Some(DefaultValue::Str("anon".into())));
     assert_eq!(
         p.make(vec![wider.clone(), post()]),
         ["0002_alter_user_username"]
@@ -528,12 +540,7 @@ async fn rebuilding_an_empty_table_keeps_its_id_sequence_indexes_and_keys() {
     // An empty table is dropped and created anew instead of copied and renamed: the ids of
     // deleted rows must still not be reused, and the indexes and foreign keys must be there.
     let p = Project::new();
-    let mut u = user();
-    u.indexes.push(IndexState {
-        name: "users_username_idx".into(),
-        fields: vec!["username".into()],
-        unique: false,
-    });
+    let u = indexed_user();
     p.make(vec![u.clone(), post()]);
     apply(&p).await.expect("apply");
     let mut e = p.exec().await;
@@ -544,11 +551,7 @@ async fn rebuilding_an_empty_table_keeps_its_id_sequence_indexes_and_keys() {
     .await;
     drop(e);
 
-    let mut wider = u.clone();
-    wider.fields[1] = FieldState {
-        max_length: Some(120),
-        ..wider.fields[1].clone()
-    };
+    let wider = wider_username(&u, None);
     p.make(vec![wider, post()]);
     apply(&p)
         .await
